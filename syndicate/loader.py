@@ -1,0 +1,318 @@
+"""Loading the postings folder into immutable snapshots, and reloading it live.
+
+A cheap stat scan finds changed, added and removed files; only those are read,
+and a file whose bytes were parsed before (by this or another process) comes
+from the parse cache. Each load builds a new ``Snapshot`` and swaps it in with
+one assignment, so a reader never sees a half-updated set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
+
+from .model import Posting
+from .reader import ERROR, Problem, ReadResult, read_posting, rejected_file, result_from_json, result_to_json
+from .store import PostingDates, Seen, Store
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = frozenset({".md", ".markdown", ".txt"})
+# Bump when parsing or rendering changes, so cached results of older code are not used.
+PARSER_VERSION = "1"
+
+Stamp = tuple[int, int, int]  # (mtime_ns, size, inode): a file whose stamp is unchanged is not re-read
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_posting_name(name: str) -> bool:
+    """Posting files by extension; hidden files and editor debris are not postings."""
+    if name.startswith((".", "#")) or name.endswith("~"):
+        return False  # .x.swp, .#x.md (Emacs lock), #x.md# (Emacs autosave), x.md~ (backup)
+    return os.path.splitext(name)[1].lower() in EXTENSIONS
+
+
+def scan(root: Path) -> dict[str, Stamp]:
+    """Every posting file below ``root`` with its stamp: one ``stat`` per file, no reads.
+
+    Symbolic links are followed only to files inside ``root``; linked folders
+    are not entered (they would list the same files twice).
+    """
+    real_root = os.path.realpath(root)
+    found: dict[str, Stamp] = {}
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            log.warning("cannot list %s: %s", folder, exc)
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            relative = f"{prefix}{name}"
+            try:
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    if os.path.commonpath([real_root, target]) != real_root or os.path.isdir(target):
+                        continue
+                elif entry.is_dir():
+                    pending.append((entry.path, relative + "/"))
+                    continue
+                if not is_posting_name(name):
+                    continue
+                st = entry.stat()  # follows a link inside the root to its file
+            except OSError:
+                continue  # removed while we looked: it is simply not there
+            found[relative] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    return found
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view of the postings folder. Never mutated."""
+
+    version: str
+    generation: int
+    loaded_at: datetime
+    postings: Mapping[str, Posting]  # id -> posting, every status
+    problems: tuple[Problem, ...]
+    stamps: Mapping[str, Stamp] = field(repr=False)
+    results: Mapping[str, ReadResult] = field(repr=False)  # source -> what the file yielded
+
+    def get(self, posting_id: str) -> Posting | None:
+        return self.postings.get(posting_id)
+
+    def open_postings(self, now: datetime) -> list[Posting]:
+        """Open postings at ``now``, newest first (ties: by id)."""
+        live = [p for p in self.postings.values() if p.is_open_at(now)]
+        live.sort(key=lambda p: p.id)
+        live.sort(key=lambda p: p.date_posted, reverse=True)
+        return live
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.level == ERROR)
+
+
+def read_bytes(root: Path, source: str, max_bytes: int) -> bytes | ReadResult | None:
+    """The file's bytes; a rejection if it is too large or unreadable; ``None`` if it is gone."""
+    try:
+        with open(root / source, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                return rejected_file(
+                    source,
+                    "file",
+                    f"the file is {size} bytes, over the limit of {max_bytes} (SYNDICATE_MAX_POSTING_BYTES)",
+                )
+            return handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        return None  # removed since the scan; the next scan drops it
+    except OSError as exc:
+        return rejected_file(source, "file", f"cannot read the file: {exc.strerror or exc}")
+
+
+def read_folder(root: Path, tz: tzinfo, max_bytes: int) -> dict[str, ReadResult]:
+    """Read every posting file below ``root`` without the store (what lint uses)."""
+    results: dict[str, ReadResult] = {}
+    for source in sorted(scan(root)):
+        raw = read_bytes(root, source, max_bytes)
+        if raw is not None:
+            results[source] = raw if isinstance(raw, ReadResult) else read_posting(raw, source, tz)
+    return results
+
+
+EMPTY = Snapshot("0" * 16, 0, datetime.min.replace(tzinfo=UTC), MappingProxyType({}), (), {}, {})
+
+
+def cache_key(source: str, raw: bytes, tz: tzinfo) -> str:
+    digest = hashlib.sha256(f"{PARSER_VERSION}\0{tz}\0{source}\0".encode())
+    digest.update(raw)
+    return digest.hexdigest()
+
+
+def snapshot_version(postings: Iterable[Posting]) -> str:
+    """Same served postings, same version: every process computes the same value."""
+    digest = hashlib.sha256()
+    for p in sorted(postings, key=lambda p: p.id):
+        digest.update(f"{p.id}\0{p.content_hash}\0{p.date_posted}\0{p.updated}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+class PostingLoader:
+    """Owns the current snapshot of one postings folder."""
+
+    def __init__(
+        self,
+        root: Path,
+        store: Store,
+        tz: tzinfo,
+        max_bytes: int,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.root = Path(root)
+        self.store = store
+        self.tz = tz
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self._snapshot = EMPTY
+        self._lock = threading.Lock()
+        self._last_check = float("-inf")
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def maybe_refresh(self, interval: float) -> Snapshot:
+        """Refresh if ``interval`` seconds passed since the last check; never waits on another refresh."""
+        if time.monotonic() - self._last_check < interval:
+            return self._snapshot
+        if not self._lock.acquire(blocking=False):
+            return self._snapshot  # another thread is refreshing: serve what is current
+        try:
+            return self._refresh_locked()
+        finally:
+            self._lock.release()
+
+    def refresh(self) -> Snapshot:
+        """Check the folder now and apply any change; returns the current snapshot."""
+        with self._lock:
+            return self._refresh_locked()
+
+    def _refresh_locked(self) -> Snapshot:
+        self._last_check = time.monotonic()
+        old = self._snapshot
+        stamps = scan(self.root) if self.root.is_dir() else {}
+        if stamps == old.stamps and old is not EMPTY:
+            return old
+        changed = [s for s, stamp in stamps.items() if old.stamps.get(s) != stamp]
+        results = {s: r for s, r in old.results.items() if s in stamps}
+        results.update(self._read(changed))
+        new = self._build(old, stamps, results)
+        self._snapshot = new
+        if old is not EMPTY:
+            log.info("postings reloaded: %d file(s) changed, version %s", len(changed), new.version)
+        return new
+
+    # --- reading files ------------------------------------------------------------
+
+    def _read(self, sources: list[str]) -> dict[str, ReadResult]:
+        results: dict[str, ReadResult] = {}
+        raw_by_key: dict[str, tuple[str, bytes]] = {}
+        for source in sources:
+            raw = read_bytes(self.root, source, self.max_bytes)
+            if isinstance(raw, ReadResult):
+                results[source] = raw
+            elif raw is not None:
+                raw_by_key[cache_key(source, raw, self.tz)] = (source, raw)
+        cached = self.store.cached_results(raw_by_key) if raw_by_key else {}
+        fresh: dict[str, tuple[str, dict]] = {}
+        for key, (source, raw) in raw_by_key.items():
+            if key in cached:
+                results[source] = result_from_json(source, cached[key])
+            else:
+                result = read_posting(raw, source, self.tz)
+                results[source] = result
+                fresh[key] = (source, result_to_json(result))
+        self.store.cache_results(fresh)
+        for source in sorted(results):
+            for problem in results[source].problems:
+                log.log(logging.WARNING if problem.level == ERROR else logging.INFO, "posting %s", problem)
+        return results
+
+    # --- building a snapshot ------------------------------------------------------
+
+    def _build(self, old: Snapshot, stamps: dict[str, Stamp], results: dict[str, ReadResult]) -> Snapshot:
+        winners, duplicates = resolve_duplicates(results, old)
+        changed = [
+            p
+            for p in winners.values()
+            if (prev := old.postings.get(p.id)) is None or prev.content_hash != p.content_hash
+        ]
+        dates: dict[str, PostingDates] = {}
+        if changed:
+            now = self.clock()
+            dates = self.store.record_postings((Seen(p.id, p.content_hash, p.date_posted) for p in changed), now)
+        postings: dict[str, Posting] = {}
+        for posting_id, posting in winners.items():
+            if posting_id in dates:
+                posting = _dated(posting, dates[posting_id])
+            else:
+                prev = old.postings[posting_id]
+                posting = posting.with_dates(prev.date_posted, prev.updated)  # type: ignore[arg-type]
+            postings[posting_id] = posting
+        problems = [p for s in sorted(results) for p in results[s].problems] + duplicates
+        return Snapshot(
+            version=snapshot_version(postings.values()),
+            generation=old.generation + 1,
+            loaded_at=self.clock(),
+            postings=MappingProxyType(postings),
+            problems=tuple(problems),
+            stamps=MappingProxyType(stamps),
+            results=MappingProxyType(results),
+        )
+
+
+def _content_changed(posting: Posting, old: Snapshot) -> bool:
+    previous = old.postings.get(posting.id)
+    return previous is None or previous.content_hash != posting.content_hash
+
+
+def _dated(posting: Posting, dates: PostingDates) -> Posting:
+    posted = posting.date_posted or dates.first_seen
+    return posting.with_dates(posted, max(dates.changed_at, posted))
+
+
+def resolve_duplicates(results: Mapping[str, ReadResult], old: Snapshot) -> tuple[dict[str, Posting], list[Problem]]:
+    """One posting per id, by the contract's rule; the others are reported.
+
+    The file already served under an id keeps it; among new files the one whose
+    stem equals the id wins, then the first by path.
+    """
+    by_id: dict[str, list[Posting]] = {}
+    for source in sorted(results):
+        posting = results[source].posting
+        if posting is not None:
+            by_id.setdefault(posting.id, []).append(posting)
+    winners: dict[str, Posting] = {}
+    problems: list[Problem] = []
+    for posting_id, candidates in by_id.items():
+        if len(candidates) == 1:
+            winners[posting_id] = candidates[0]
+            continue
+        served = old.postings.get(posting_id)
+        served_source = served.source if served else None
+        ordered = sorted(
+            candidates,
+            key=lambda p, pid=posting_id, kept=served_source: (
+                p.source != kept,
+                PurePosixPath(p.source).stem != pid,
+                p.source,
+            ),
+        )
+        winners[posting_id] = ordered[0]
+        for loser in ordered[1:]:
+            problems.append(
+                Problem(
+                    loser.source,
+                    posting_id,
+                    ERROR,
+                    "id",
+                    f"duplicate id {posting_id!r}: already used by {ordered[0].source}; this file is left out",
+                )
+            )
+    return winners, problems

@@ -1,0 +1,243 @@
+"""Reading one posting file: bytes in, a ``Posting`` or clear problems out.
+
+``read_posting`` is a pure function of the file's bytes, its path and the
+default time zone; it never raises for bad input. I/O stays in the loader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+from .model import Address, ApplicantLocation, Company, Posting, Salary, posting_from_record, posting_to_record
+from .schema import KEY_ALIASES, KNOWN_KEYS, FieldProblem, validate_front_matter
+from .text import render_markdown, repair_mojibake
+
+ERROR = "error"
+WARNING = "warning"
+BOM = b"\xef\xbb\xbf"
+_YAML = YAMLHandler()
+
+
+class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """Safe YAML that leaves timestamps as text: the schema parses dates and names the bad ones."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a posting file; errors keep it out, warnings do not."""
+
+    file: str
+    id: str | None
+    level: str
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "id": self.id,
+            "level": self.level,
+            "field": self.field,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.field}" if self.field else self.file
+        return f"{where}: {self.level}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What one file yields: a posting (or ``None``) and its problems."""
+
+    source: str
+    posting: Posting | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.level == ERROR)
+
+
+class _Rejected(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _decode(raw: bytes) -> str:
+    if not raw.strip():
+        raise _Rejected("file", "the file is empty")
+    if raw.startswith(BOM):
+        raw = raw[len(BOM) :]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.start + 1].hex()
+        raise _Rejected("file", f"not valid UTF-8: byte 0x{bad} at offset {exc.start}") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _split(text: str) -> tuple[dict[str, Any], str]:
+    if not _YAML.detect(text):
+        raise _Rejected("front matter", "no front matter: the file must start with a '---' line")
+    try:
+        front, body = _YAML.split(text)
+    except ValueError:
+        raise _Rejected("front matter", "front matter is not closed by a '---' line") from None
+    try:
+        data = _YAML.load(front, Loader=_Loader)
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}, column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise _Rejected("front matter", f"invalid YAML{where}: {reason}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise _Rejected("front matter", f"must be a mapping of keys, got {type(data).__name__}")
+    return {str(k): v for k, v in data.items()}, body
+
+
+def _json_safe(value: Any) -> Any:
+    """Unknown keys are kept; make their values survive JSON (the parse cache, the API)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _repair(value: Any, field: str, repaired: list[str]) -> Any:
+    if isinstance(value, str):
+        fixed = repair_mojibake(value)
+        if fixed != value:
+            repaired.append(field)
+        return fixed
+    if isinstance(value, dict):
+        return {k: _repair(v, f"{field}.{k}", repaired) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_repair(v, f"{field}[{i}]", repaired) for i, v in enumerate(value)]
+    return value
+
+
+def _content_hash(clean: dict[str, Any], body: str) -> str:
+    canonical = json.dumps([clean, body], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def read_posting(raw: bytes, source: str, tz: tzinfo) -> ReadResult:
+    """Parse, repair, validate and render one posting file.
+
+    ``source`` is the path relative to the postings folder (POSIX form); its
+    stem is the default id.
+    """
+    warnings: list[tuple[str, str]] = []
+    posting_id: str | None = None
+    try:
+        data, body = _split(_decode(raw))
+        for alias, key in KEY_ALIASES.items():
+            if alias in data:
+                if key in data:
+                    warnings.append((alias, f"both {key!r} and its alias {alias!r} given; {key!r} is used"))
+                    data.pop(alias)
+                else:
+                    data[key] = data.pop(alias)
+        repaired: list[str] = []
+        data = {k: _repair(v, k, repaired) for k, v in data.items()}
+        body = _repair(body, "description", repaired)
+        for field in repaired:
+            warnings.append((field, "mojibake repaired (text damaged by a wrong encoding round trip)"))
+        extra = {k: v for k, v in data.items() if k not in KNOWN_KEYS}
+        for key in extra:
+            warnings.append((key, f"unknown key {key!r} (kept, but no output uses it)"))
+        if data.get("id") is None:
+            data["id"] = PurePosixPath(source).stem
+            if not isinstance(data["id"], str) or not data["id"]:
+                raise _Rejected("id", "no id and no usable file name")
+        raw_id = data["id"]
+        posting_id = raw_id if isinstance(raw_id, str) else None
+        checked = validate_front_matter(data, tz)
+        if isinstance(checked, list):
+            return _rejected(source, posting_id, checked, warnings)
+        posting_id = checked.id
+        if not body.strip():
+            warnings.append(("description", "the Markdown body is empty: no description to publish"))
+        clean = checked.model_dump(mode="json")
+        posting = Posting(
+            id=checked.id,
+            source=source,
+            title=checked.title,
+            company=Company(**checked.company.model_dump()),
+            description_html=render_markdown(body),
+            content_hash=_content_hash({**clean, "extra": _json_safe(extra)}, body),
+            locations=tuple(Address(**a.model_dump()) for a in checked.location),
+            remote=checked.remote,
+            applicant_locations=tuple(ApplicantLocation(**a.model_dump()) for a in checked.applicant_locations),
+            employment_types=tuple(checked.employment_type),
+            salary=_salary(checked.salary),
+            date_posted=checked.date_posted,
+            valid_through=checked.valid_through,
+            status=checked.status,
+            tags=tuple(checked.tags),
+            apply_url=checked.apply_url,
+            direct_apply=checked.direct_apply,
+            department=checked.department,
+            experience=checked.experience,
+            education=checked.education,
+            extra=tuple(sorted(_json_safe(extra).items())),
+            date_posted_given=checked.date_posted is not None,
+        )
+    except _Rejected as exc:
+        return _rejected(source, posting_id, [FieldProblem(exc.field, exc.message)], warnings)
+    problems = tuple(Problem(source, posting.id, WARNING, f, m) for f, m in warnings)
+    return ReadResult(source, posting, problems)
+
+
+def _salary(salary: Any) -> Salary | None:
+    if salary is None:
+        return None
+    return Salary(salary.currency, salary.per, salary.min, salary.max, salary.value)
+
+
+def _rejected(
+    source: str, posting_id: str | None, errors: list[FieldProblem], warnings: list[tuple[str, str]]
+) -> ReadResult:
+    problems = [Problem(source, posting_id, ERROR, e.field, e.message) for e in errors]
+    problems += [Problem(source, posting_id, WARNING, f, m) for f, m in warnings]
+    return ReadResult(source, None, tuple(problems))
+
+
+def rejected_file(source: str, field: str, message: str) -> ReadResult:
+    """A file refused before its bytes are parsed (too large, unreadable)."""
+    return ReadResult(source, None, (Problem(source, None, ERROR, field, message),))
+
+
+def result_to_json(result: ReadResult) -> dict[str, Any]:
+    """A JSON-safe form of ``result`` for the parse cache."""
+    return {
+        "posting": posting_to_record(result.posting) if result.posting else None,
+        "problems": [[p.id, p.level, p.field, p.message] for p in result.problems],
+    }
+
+
+def result_from_json(source: str, data: dict[str, Any]) -> ReadResult:
+    posting = posting_from_record(data["posting"]) if data["posting"] else None
+    problems = tuple(Problem(source, pid, level, field, message) for pid, level, field, message in data["problems"])
+    return ReadResult(source, posting, problems)

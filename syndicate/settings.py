@@ -1,0 +1,168 @@
+"""Every setting in one place: name, default, help text, parser.
+
+Settings load in one order: defaults, then the environment, then explicit
+overrides (what tests pass to ``create_app``). The README's configuration table
+is generated from ``SETTINGS`` and a test keeps the two in sync.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"must be a positive integer, got {raw!r}")
+    return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError(f"must be zero or more, got {raw!r}")
+    return value
+
+
+def _timezone(raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {raw!r}") from exc
+    return raw
+
+
+def _optional_str(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value: its environment variable, default and help."""
+
+    attr: str
+    env: str
+    default: str
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "postings_dir",
+        "SYNDICATE_POSTINGS_DIR",
+        "postings",
+        "Folder of posting files (relative paths are taken from the repository root).",
+        Path,
+    ),
+    Setting(
+        "database_url",
+        "DATABASE_URL",
+        "",
+        "SQLAlchemy database URL; empty: a SQLite file `syndicate.db` in the instance folder.",
+        _optional_str,
+    ),
+    Setting(
+        "instance_dir",
+        "SYNDICATE_INSTANCE_DIR",
+        "instance",
+        "Folder for local state (the default SQLite database); relative to the repository root.",
+        Path,
+    ),
+    Setting(
+        "timezone",
+        "SYNDICATE_TIMEZONE",
+        "UTC",
+        "IANA time zone for dates and datetimes written without an offset in posting files.",
+        _timezone,
+    ),
+    Setting(
+        "max_posting_bytes",
+        "SYNDICATE_MAX_POSTING_BYTES",
+        str(1024 * 1024),
+        "Largest posting file accepted, in bytes; a larger file is reported and left out.",
+        _positive_int,
+    ),
+    Setting(
+        "reload_interval",
+        "SYNDICATE_RELOAD_INTERVAL",
+        "1.0",
+        "Seconds between checks of the postings folder for changes (0: check on every request).",
+        _non_negative_float,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one process."""
+
+    postings_dir: Path
+    database_url: str | None
+    instance_dir: Path
+    timezone: str
+    max_posting_bytes: int
+    reload_interval: float
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.instance_dir / 'syndicate.db'}"
+
+    def __repr__(self) -> str:  # secrets never reach logs through a repr
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        if shown["database_url"] and "@" in shown["database_url"]:
+            shown["database_url"] = "***"
+        return f"Settings({shown})"
+
+
+def _absolute(path: Path) -> Path:
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Defaults, then ``environ`` (default: ``os.environ``), then ``overrides``."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - {s.attr for s in SETTINGS}
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.attr in overrides:
+            value = overrides[setting.attr]
+            values[setting.attr] = setting.parse(value) if isinstance(value, str) else value
+            continue
+        raw = environ.get(setting.env, setting.default)
+        try:
+            values[setting.attr] = setting.parse(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{setting.env}: {exc}") from exc
+    for attr in ("postings_dir", "instance_dir"):
+        values[attr] = _absolute(Path(values[attr]))
+    return Settings(**values)
+
+
+def settings_table() -> str:
+    """The Markdown table of settings that the README carries."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else "(empty)"
+        rows.append(f"| `{s.env}` | {default} | {s.help} |")
+    return "\n".join(rows)

@@ -1,0 +1,217 @@
+"""The one data-access module: SQLAlchemy Core over SQLite (default) or PostgreSQL.
+
+Tables (schema under Alembic, see ``migrations/``):
+- ``posting_state``: per posting id, when it was first seen and when its content
+  last changed, so ``date_posted`` and feed ``updated`` never move on restart;
+- ``parse_cache``: the parsed and rendered posting per file content, so a
+  restart or a second process does not re-parse or re-render unchanged files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+metadata = sa.MetaData()
+
+posting_state = sa.Table(
+    "posting_state",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+parse_cache = sa.Table(
+    "parse_cache",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False, index=True),
+    sa.Column("result", sa.Text, nullable=False),
+)
+
+_CHUNK = 500  # bound parameters per statement stay well under SQLite's limit
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@dataclass(frozen=True)
+class PostingDates:
+    first_seen: datetime
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A posting as the loader sees it now, to be recorded in ``posting_state``."""
+
+    id: str
+    content_hash: str
+    date_posted: datetime | None
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every value we store is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert(engine: Engine):
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+
+class Store:
+    """Access to the database; safe to share between threads of one process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = sa.create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            self._configure_sqlite()
+        # write transactions take SQLite's write lock up front (BEGIN IMMEDIATE),
+        # so two processes never deadlock upgrading a read lock.
+        self._writer = self.engine.execution_options(syndicate_write=True)
+
+    def _configure_sqlite(self) -> None:
+        database = self.engine.url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+        @sa.event.listens_for(self.engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @sa.event.listens_for(self.engine, "begin")
+        def _begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get("syndicate_write")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- schema -------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; safe when processes start together."""
+        with self._migration_lock() as conn:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[Connection]:
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('syndicate-migrate'))"))
+                yield conn
+            return
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with open(f"{database}.migrate-lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                with self.engine.begin() as conn:
+                    yield conn
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    # --- posting_state --------------------------------------------------------
+
+    def record_postings(self, seen: Iterable[Seen], now: datetime) -> dict[str, PostingDates]:
+        """Record what is served now; return each id's first-seen and last-change times.
+
+        A new id is first seen ``now``; its last change is its own ``date_posted``
+        when that is already past (nothing better is known), else ``now``. A
+        known id whose content hash differs changed ``now``. Concurrent
+        processes agree: the insert ignores an id another process just added,
+        and the update only moves a row whose hash is still the old one.
+        """
+        seen = list(seen)
+        result: dict[str, PostingDates] = {}
+        insert = _insert(self.engine)
+        with self._writer.begin() as conn:
+            for chunk in _chunks(seen):
+                rows = [
+                    {
+                        "id": s.id,
+                        "first_seen": now,
+                        "content_hash": s.content_hash,
+                        "changed_at": min(s.date_posted, now) if s.date_posted else now,
+                    }
+                    for s in chunk
+                ]
+                conn.execute(insert(posting_state).on_conflict_do_nothing(index_elements=["id"]), rows)
+                conn.execute(
+                    posting_state.update()
+                    .where(posting_state.c.id == sa.bindparam("b_id"))
+                    .where(posting_state.c.content_hash != sa.bindparam("b_hash"))
+                    .values(content_hash=sa.bindparam("b_hash"), changed_at=now),
+                    [{"b_id": s.id, "b_hash": s.content_hash} for s in chunk],
+                )
+                found = conn.execute(
+                    sa.select(posting_state.c.id, posting_state.c.first_seen, posting_state.c.changed_at).where(
+                        posting_state.c.id.in_([s.id for s in chunk])
+                    )
+                )
+                for row in found:
+                    result[row.id] = PostingDates(_utc(row.first_seen), _utc(row.changed_at))
+        return result
+
+    # --- parse_cache ----------------------------------------------------------
+
+    def cached_results(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        keys = list(keys)
+        found: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(keys):
+                rows = conn.execute(
+                    sa.select(parse_cache.c.key, parse_cache.c.result).where(parse_cache.c.key.in_(chunk))
+                )
+                for key, result in rows:
+                    found[key] = json.loads(result)
+        return found
+
+    def cache_results(self, items: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        """Store ``key -> (source, result)``; older entries of the same source go."""
+        if not items:
+            return
+        insert = _insert(self.engine)
+        rows = [{"key": k, "source": s, "result": json.dumps(r)} for k, (s, r) in items.items()]
+        with self._writer.begin() as conn:
+            for chunk in _chunks(rows):
+                conn.execute(
+                    parse_cache.delete()
+                    .where(parse_cache.c.source == sa.bindparam("b_source"))
+                    .where(parse_cache.c.key != sa.bindparam("b_key")),
+                    [{"b_source": r["source"], "b_key": r["key"]} for r in chunk],
+                )
+                conn.execute(insert(parse_cache).on_conflict_do_nothing(index_elements=["key"]), chunk)
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT 1")).scalar() == 1

@@ -1,0 +1,87 @@
+"""Text handling: mojibake repair, Markdown rendering, HTML sanitising.
+
+Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+import cmarkgfm
+import ftfy
+import nh3
+from cmarkgfm.cmark import Options as CmarkOptions
+
+# ftfy, told to undo encoding damage only: its defaults would also straighten
+# curly quotes, fold full-width characters, expand ligatures, normalise to NFC
+# and unescape HTML entities, none of which is damage.
+_REPAIR_ONLY = ftfy.TextFixerConfig(
+    unescape_html=False,
+    remove_terminal_escapes=False,
+    fix_encoding=True,
+    restore_byte_a0=True,
+    replace_lossy_sequences=True,
+    decode_inconsistent_utf8=True,
+    fix_c1_controls=True,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    uncurl_quotes=False,
+    fix_line_breaks=False,
+    fix_surrogates=True,
+    remove_control_chars=False,
+    normalization=None,
+    explain=False,
+)
+
+# UTF-8 read as Latin-1 or Windows-1252 always leaves a lead byte (U+00C2..U+00F4)
+# followed by a continuation byte (0x80..0xBF, as Latin-1 or as its cp1252 glyph).
+# Text without such a pair has no damage of that family, and ftfy (~300 us per
+# 4 KB) need not look at it.
+_CP1252_CONTINUATION = (
+    "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
+)
+_MAYBE_MOJIBAKE = re.compile(f"[\u00c2-\u00f4][{_CP1252_CONTINUATION}]")
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo a wrong-encoding round trip (``Rustâ€™s`` -> ``Rust’s``); leave the rest as written."""
+    if text.isascii() or not _MAYBE_MOJIBAKE.search(text):
+        return text
+    return ftfy.fix_text(text, _REPAIR_ONLY)
+
+
+# --- Markdown -> sanitised HTML -------------------------------------------------
+
+ALLOWED_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "dl", "dt", "em",
+        "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "s",
+        "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+    }
+)  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "ol": {"start"}}
+ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+
+
+def sanitize_html(html: str) -> str:
+    """Allow-list sanitising: no script, no event attributes, no javascript:/data: URLs."""
+    return nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(ALLOWED_URL_SCHEMES),
+        link_rel="nofollow noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+# Raw HTML is let through cmark and then sanitised: the sanitiser, not the
+# renderer, is the security boundary, and authors keep e.g. <br> and <sub>.
+_CMARK_OPTIONS = CmarkOptions.CMARK_OPT_UNSAFE
+
+
+def render_markdown(markdown: str) -> str:
+    """GitHub-flavoured Markdown (cmark-gfm, C) to sanitised HTML."""
+    html = cmarkgfm.github_flavored_markdown_to_html(markdown, options=_CMARK_OPTIONS)
+    return sanitize_html(html)

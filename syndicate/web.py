@@ -1,0 +1,37 @@
+"""HTTP routes. Only this module touches ``flask.request``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+
+from . import services
+from .loader import utcnow
+
+bp = Blueprint("web", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """Liveness and readiness: the database answers and a snapshot is loaded."""
+    svc = services()
+    snapshot = svc.loader.snapshot
+    try:
+        database_ok = svc.store.ping()
+    except Exception:
+        database_ok = False
+    body = {
+        "status": "ok" if database_ok else "unavailable",
+        "database": database_ok,
+        "postings": {
+            "version": snapshot.version,
+            "loaded": len(snapshot.postings),
+            "open": len(snapshot.open_postings(utcnow())),
+            "rejected_files": len({p.file for p in snapshot.errors}),
+            "loaded_at": snapshot.loaded_at.isoformat(),
+        },
+    }
+    response = jsonify(body)
+    response.status_code = 200 if database_ok else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
