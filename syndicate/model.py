@@ -6,7 +6,7 @@ parse cache); nothing downstream re-reads YAML or re-renders Markdown.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -139,8 +139,17 @@ class Posting:
 _DATES = ("date_posted", "valid_through", "updated")
 
 
+def _plain(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
 def posting_to_record(posting: Posting) -> dict[str, Any]:
-    record = asdict(posting)
+    """A JSON-safe dict of every field (no deep copies: the values are immutable)."""
+    record = _plain(posting)
+    record["company"] = _plain(posting.company)
+    record["locations"] = [_plain(a) for a in posting.locations]
+    record["applicant_locations"] = [_plain(a) for a in posting.applicant_locations]
+    record["salary"] = _plain(posting.salary) if posting.salary else None
     record["remote"] = posting.remote.value
     record["status"] = posting.status.value
     for name in _DATES:

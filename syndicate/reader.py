@@ -138,8 +138,11 @@ def _repair(value: Any, field: str, repaired: list[str]) -> Any:
 
 
 def _content_hash(clean: dict[str, Any], body: str) -> str:
-    canonical = json.dumps([clean, body], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """What a reader of the posting sees: normalised fields and the Markdown text."""
+    digest = hashlib.sha256(json.dumps(clean, sort_keys=True, ensure_ascii=False, default=str).encode())
+    digest.update(b"\0")
+    digest.update(body.encode())
+    return digest.hexdigest()
 
 
 def read_posting(raw: bytes, source: str, tz: tzinfo) -> ReadResult:
@@ -229,15 +232,17 @@ def rejected_file(source: str, field: str, message: str) -> ReadResult:
     return ReadResult(source, None, (Problem(source, None, ERROR, field, message),))
 
 
-def result_to_json(result: ReadResult) -> dict[str, Any]:
-    """A JSON-safe form of ``result`` for the parse cache."""
-    return {
-        "posting": posting_to_record(result.posting) if result.posting else None,
-        "problems": [[p.id, p.level, p.field, p.message] for p in result.problems],
-    }
+def result_to_json(result: ReadResult) -> tuple[str, str | None]:
+    """``result`` as JSON text for the parse cache, and the description HTML apart (no escaping)."""
+    record = posting_to_record(result.posting) if result.posting else None
+    html = record.pop("description_html") if record else None
+    problems = [[p.id, p.level, p.field, p.message] for p in result.problems]
+    return json.dumps({"posting": record, "problems": problems}, ensure_ascii=False), html
 
 
-def result_from_json(source: str, data: dict[str, Any]) -> ReadResult:
-    posting = posting_from_record(data["posting"]) if data["posting"] else None
+def result_from_json(source: str, text: str, html: str | None) -> ReadResult:
+    """Inverse of ``result_to_json``; ``source`` is the file's path."""
+    data = json.loads(text)
+    posting = posting_from_record({**data["posting"], "description_html": html}) if data["posting"] else None
     problems = tuple(Problem(source, pid, level, field, message) for pid, level, field, message in data["problems"])
     return ReadResult(source, posting, problems)

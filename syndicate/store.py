@@ -10,7 +10,6 @@ Tables (schema under Alembic, see ``migrations/``):
 from __future__ import annotations
 
 import fcntl
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,9 +39,12 @@ parse_cache = sa.Table(
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("source", sa.Text, nullable=False, index=True),
-    sa.Column("result", sa.Text, nullable=False),
+    sa.Column("stamp", sa.String(100), nullable=False),  # the file's stat stamp when it was read
+    sa.Column("result", sa.Text, nullable=False),  # JSON of the read result, without the HTML
+    sa.Column("html", sa.Text, nullable=True),  # the rendered description, kept apart: no JSON escaping
 )
 
+_WHOLE_TABLE = 2000  # above this many paths, read the whole cache table in one query
 _CHUNK = 500  # bound parameters per statement stay well under SQLite's limit
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -51,6 +53,17 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 class PostingDates:
     first_seen: datetime
     changed_at: datetime
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A parsed file: ``key`` hashes its bytes (and the parser version); ``result`` is JSON text."""
+
+    key: str
+    source: str
+    stamp: str
+    result: str
+    html: str | None
 
 
 @dataclass(frozen=True)
@@ -152,10 +165,15 @@ class Store:
         and the update only moves a row whose hash is still the old one.
         """
         seen = list(seen)
-        result: dict[str, PostingDates] = {}
+        known = self._posting_states([s.id for s in seen])
+        new = [s for s in seen if s.id not in known]
+        moved = [s for s in seen if s.id in known and known[s.id][0] != s.content_hash]
+        result = {pid: dates for pid, (_, dates) in known.items()}
+        if not new and not moved:
+            return result  # the usual case after a restart: nothing to write
         insert = _insert(self.engine)
         with self._writer.begin() as conn:
-            for chunk in _chunks(seen):
+            for chunk in _chunks(new):
                 rows = [
                     {
                         "id": s.id,
@@ -166,51 +184,98 @@ class Store:
                     for s in chunk
                 ]
                 conn.execute(insert(posting_state).on_conflict_do_nothing(index_elements=["id"]), rows)
+            if moved:
                 conn.execute(
                     posting_state.update()
                     .where(posting_state.c.id == sa.bindparam("b_id"))
                     .where(posting_state.c.content_hash != sa.bindparam("b_hash"))
                     .values(content_hash=sa.bindparam("b_hash"), changed_at=now),
-                    [{"b_id": s.id, "b_hash": s.content_hash} for s in chunk],
+                    [{"b_id": s.id, "b_hash": s.content_hash} for s in moved],
                 )
-                found = conn.execute(
-                    sa.select(posting_state.c.id, posting_state.c.first_seen, posting_state.c.changed_at).where(
-                        posting_state.c.id.in_([s.id for s in chunk])
-                    )
-                )
-                for row in found:
-                    result[row.id] = PostingDates(_utc(row.first_seen), _utc(row.changed_at))
+        # read back what is stored: another process may have written first, and all must agree
+        written = self._posting_states([s.id for s in new + moved])
+        result.update({pid: dates for pid, (_, dates) in written.items()})
         return result
+
+    def _posting_states(self, ids: list[str]) -> dict[str, tuple[str, PostingDates]]:
+        columns = (
+            posting_state.c.id,
+            posting_state.c.content_hash,
+            posting_state.c.first_seen,
+            posting_state.c.changed_at,
+        )
+        found: dict[str, tuple[str, PostingDates]] = {}
+        wanted = set(ids)
+        with self.engine.connect() as conn:
+            if len(ids) > _WHOLE_TABLE:
+                batches: Iterable[Any] = [conn.execute(sa.select(*columns))]
+            else:
+                batches = (conn.execute(sa.select(*columns).where(posting_state.c.id.in_(c))) for c in _chunks(ids))
+            for rows in batches:
+                for pid, content_hash, first_seen, changed_at in rows:
+                    if pid in wanted:
+                        found[pid] = (content_hash, PostingDates(_utc(first_seen), _utc(changed_at)))
+        return found
 
     # --- parse_cache ----------------------------------------------------------
 
-    def cached_results(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        keys = list(keys)
-        found: dict[str, dict[str, Any]] = {}
+    def cached_by_source(self, sources: Iterable[str]) -> dict[str, CacheEntry]:
+        """The cache entries of these files, found by path (a file is re-checked by its stamp)."""
+        sources = list(sources)
+        query = sa.select(*parse_cache.c)
+        found: dict[str, CacheEntry] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(keys):
-                rows = conn.execute(
-                    sa.select(parse_cache.c.key, parse_cache.c.result).where(parse_cache.c.key.in_(chunk))
-                )
-                for key, result in rows:
-                    found[key] = json.loads(result)
+            if len(sources) > _WHOLE_TABLE:  # one scan beats many IN lists
+                batches: Iterable[Any] = [conn.execute(query)]
+            else:
+                batches = (conn.execute(query.where(parse_cache.c.source.in_(c))) for c in _chunks(sources))
+            wanted = set(sources)
+            for rows in batches:
+                for row in rows:
+                    if row.source in wanted:
+                        found[row.source] = CacheEntry(*row)
         return found
 
-    def cache_results(self, items: dict[str, tuple[str, dict[str, Any]]]) -> None:
-        """Store ``key -> (source, result)``; older entries of the same source go."""
-        if not items:
+    def cached_by_key(self, keys: Iterable[str]) -> dict[str, CacheEntry]:
+        """The cache entries for these content keys."""
+        found: dict[str, CacheEntry] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(keys)):
+                for row in conn.execute(sa.select(*parse_cache.c).where(parse_cache.c.key.in_(chunk))):
+                    found[row.key] = CacheEntry(*row)
+        return found
+
+    def cache_results(self, entries: Iterable[CacheEntry], replaced: Iterable[str] = ()) -> None:
+        """Store entries (an existing key gets the new stamp); entries of ``replaced`` files with another key go."""
+        rows = [
+            {
+                "key": e.key,
+                "source": e.source,
+                "stamp": e.stamp,
+                "result": e.result,
+                "html": e.html,
+            }
+            for e in entries
+        ]
+        if not rows:
             return
         insert = _insert(self.engine)
-        rows = [{"key": k, "source": s, "result": json.dumps(r)} for k, (s, r) in items.items()]
+        replaced = set(replaced)
         with self._writer.begin() as conn:
-            for chunk in _chunks(rows):
+            stale = [{"b_source": r["source"], "b_key": r["key"]} for r in rows if r["source"] in replaced]
+            if stale:
                 conn.execute(
                     parse_cache.delete()
                     .where(parse_cache.c.source == sa.bindparam("b_source"))
                     .where(parse_cache.c.key != sa.bindparam("b_key")),
-                    [{"b_source": r["source"], "b_key": r["key"]} for r in chunk],
+                    stale,
                 )
-                conn.execute(insert(parse_cache).on_conflict_do_nothing(index_elements=["key"]), chunk)
+            for chunk in _chunks(rows):
+                statement = insert(parse_cache)
+                conn.execute(
+                    statement.on_conflict_do_update(index_elements=["key"], set_={"stamp": statement.excluded.stamp}),
+                    chunk,
+                )
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:

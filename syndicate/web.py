@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from . import services
+from .factory import services
 from .loader import utcnow
 
 bp = Blueprint("web", __name__)

@@ -26,7 +26,9 @@ def upgrade() -> None:
         "parse_cache",
         sa.Column("key", sa.String(64), primary_key=True),
         sa.Column("source", sa.Text, nullable=False),
+        sa.Column("stamp", sa.String(100), nullable=False),
         sa.Column("result", sa.Text, nullable=False),
+        sa.Column("html", sa.Text, nullable=True),
     )
     op.create_index("ix_parse_cache_source", "parse_cache", ["source"])
 
