@@ -124,7 +124,7 @@ class Posting:
         return self.id
 
     def is_expired_at(self, now: datetime) -> bool:
-        return self.valid_through is not None and now >= self.valid_through
+        return self.valid_through is not None and now > self.valid_through
 
     def is_open_at(self, now: datetime) -> bool:
         """Open postings are the ones every output lists at ``now``."""

@@ -101,7 +101,8 @@ def _split(text: str) -> tuple[dict[str, Any], str]:
         data = _YAML.load(front, Loader=_Loader)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 2}, column {mark.column + 1}" if mark else ""
+        # the front matter text starts right after the opening "---", so its line 0 is file line 1
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise _Rejected("front matter", f"invalid YAML{where}: {reason}") from None
     if data is None:

@@ -1,0 +1,305 @@
+"""Loading a folder: what counts as a posting, duplicates, live reload, dates that never move."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import posting_text, write
+
+import syndicate.parallel
+from syndicate.loader import PostingLoader, scan
+from syndicate.reader import ERROR
+from syndicate.store import Store
+
+
+def errors_of(snapshot) -> list[tuple[str, str, str]]:
+    return [(p.file, p.field, p.message) for p in snapshot.problems if p.level == ERROR]
+
+
+def bump_mtime(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+
+# --- which files are postings ---------------------------------------------------------------
+
+
+def test_loads_recursively_the_three_extensions(postings_dir: Path, make_loader) -> None:
+    write(postings_dir, "a.md", posting_text())
+    write(postings_dir, "team/b.markdown", posting_text())
+    write(postings_dir, "team/deep/c.txt", posting_text())
+    write(postings_dir, "notes.rst", posting_text())
+    write(postings_dir, "README", "not a posting")
+    snapshot = make_loader(postings_dir).refresh()
+    assert sorted(snapshot.postings) == ["a", "b", "c"]
+    assert snapshot.get("c").source == "team/deep/c.txt"
+    assert not snapshot.problems
+
+
+@pytest.mark.parametrize("name", [".hidden.md", ".#a.md", "a.md~", ".a.md.swp", "#a.md#", ".git/x.md"])
+def test_hidden_files_and_editor_debris_are_ignored(postings_dir: Path, name: str) -> None:
+    write(postings_dir, name, "garbage that would not parse")
+    write(postings_dir, "a.md", posting_text())
+    assert list(scan(postings_dir)) == ["a.md"]
+
+
+def test_symlinks_are_followed_only_inside_the_folder(tmp_path: Path, postings_dir: Path, make_loader) -> None:
+    outside = write(tmp_path / "secret", "outside.md", posting_text("outside"))
+    inside = write(postings_dir, "real/inside.md", posting_text("inside"))
+    (postings_dir / "escape.md").symlink_to(outside)
+    (postings_dir / "linked-dir").symlink_to(outside.parent, target_is_directory=True)
+    (postings_dir / "alias.md").symlink_to(inside)
+    (postings_dir / "dangling.md").symlink_to(tmp_path / "nowhere.md")
+    snapshot = make_loader(postings_dir).refresh()
+    assert "outside" not in snapshot.postings
+    assert sorted(scan(postings_dir)) == ["alias.md", "real/inside.md"]
+    # the link and its target carry the same id: the file whose stem is the id wins
+    assert snapshot.get("inside").source == "real/inside.md"
+
+
+def test_file_over_the_size_limit_is_left_out(postings_dir: Path, make_loader) -> None:
+    write(postings_dir, "big.md", posting_text() + "x" * 5000)
+    write(postings_dir, "small.md", posting_text())
+    snapshot = make_loader(postings_dir, max_bytes=2000).refresh()
+    assert sorted(snapshot.postings) == ["small"]
+    size = (postings_dir / "big.md").stat().st_size
+    assert errors_of(snapshot) == [
+        ("big.md", "file", f"the file is {size} bytes, over the limit of 2000 (SYNDICATE_MAX_POSTING_BYTES)")
+    ]
+
+
+def test_a_broken_file_leaves_the_others_serving(postings_dir: Path, make_loader) -> None:
+    write(postings_dir, "good.md", posting_text())
+    write(postings_dir, "bad.md", "---\ntitle: [\n---\n")
+    write(postings_dir, "binary.md", b"\x00\xff\xfe garbage")
+    snapshot = make_loader(postings_dir).refresh()
+    assert list(snapshot.postings) == ["good"]
+    assert sorted(f for f, _, _ in errors_of(snapshot)) == ["bad.md", "binary.md"]
+
+
+def test_missing_folder_serves_nothing(tmp_path: Path, make_loader) -> None:
+    snapshot = make_loader(tmp_path / "absent").refresh()
+    assert dict(snapshot.postings) == {}
+
+
+# --- duplicate ids ----------------------------------------------------------------------------
+
+
+def test_duplicate_id_the_file_named_like_the_id_wins(postings_dir: Path, make_loader) -> None:
+    write(postings_dir, "a/copy.md", posting_text("dev", title="Copy"))
+    write(postings_dir, "b/dev.md", posting_text("dev", title="Original"))
+    snapshot = make_loader(postings_dir).refresh()
+    assert snapshot.get("dev").title == "Original"
+    assert errors_of(snapshot) == [
+        ("a/copy.md", "id", "duplicate id 'dev': already used by b/dev.md; this file is left out")
+    ]
+
+
+def test_duplicate_id_otherwise_the_first_by_path_wins(postings_dir: Path, make_loader) -> None:
+    write(postings_dir, "z.md", posting_text("dev", title="Zed"))
+    write(postings_dir, "m.md", posting_text("dev", title="Em"))
+    snapshot = make_loader(postings_dir).refresh()
+    assert snapshot.get("dev").source == "m.md"
+    assert [f for f, _, _ in errors_of(snapshot)] == ["z.md"]
+
+
+def test_duplicate_id_the_posting_already_served_keeps_serving(postings_dir: Path, make_loader) -> None:
+    write(postings_dir, "z-first.md", posting_text("dev", title="Served"))
+    loader = make_loader(postings_dir)
+    assert loader.refresh().get("dev").title == "Served"
+    write(postings_dir, "dev.md", posting_text("dev", title="Newcomer"))  # stem == id, and earlier by path
+    snapshot = loader.refresh()
+    assert snapshot.get("dev").title == "Served"
+    assert errors_of(snapshot) == [
+        ("dev.md", "id", "duplicate id 'dev': already used by z-first.md; this file is left out")
+    ]
+
+
+# --- live reload ------------------------------------------------------------------------------
+
+
+def test_reload_sees_edit_add_and_delete(postings_dir: Path, make_loader, clock) -> None:
+    a = write(postings_dir, "a.md", posting_text(title="First"))
+    write(postings_dir, "b.md", posting_text())
+    loader = make_loader(postings_dir)
+    first = loader.refresh()
+    assert loader.refresh() is first, "no change: the same snapshot object"
+
+    clock.advance(minutes=5)
+    write(postings_dir, "a.md", posting_text(title="Second"))
+    bump_mtime(a)
+    write(postings_dir, "c.md", posting_text())
+    (postings_dir / "b.md").unlink()
+    second = loader.refresh()
+    assert sorted(second.postings) == ["a", "c"]
+    assert second.get("a").title == "Second"
+    assert second.version != first.version
+    assert second.generation == first.generation + 1
+    assert first.get("a").title == "First", "an old snapshot is never mutated"
+
+
+def test_reload_rereads_only_changed_files(postings_dir: Path, make_loader, monkeypatch) -> None:
+    for i in range(5):
+        write(postings_dir, f"p{i}.md", posting_text())
+    loader = make_loader(postings_dir)
+    loader.refresh()
+    parsed: list[str] = []
+    real = syndicate.parallel.read_posting
+
+    def counting(raw, source, tz):
+        parsed.append(source)
+        return real(raw, source, tz)
+
+    monkeypatch.setattr(syndicate.parallel, "read_posting", counting)
+    bump_mtime(write(postings_dir, "p3.md", posting_text(title="Changed")))
+    loader.refresh()
+    assert parsed == ["p3.md"]
+
+
+def test_a_file_that_turns_bad_disappears_and_returns_when_fixed(postings_dir: Path, make_loader) -> None:
+    path = write(postings_dir, "a.md", posting_text())
+    loader = make_loader(postings_dir)
+    assert "a" in loader.refresh().postings
+    write(postings_dir, "a.md", "---\ntitle: [\n---\n")
+    bump_mtime(path)
+    broken = loader.refresh()
+    assert "a" not in broken.postings and errors_of(broken)
+    write(postings_dir, "a.md", posting_text())
+    bump_mtime(path)
+    assert "a" in loader.refresh().postings
+
+
+def test_maybe_refresh_waits_for_the_interval(postings_dir: Path, make_loader) -> None:
+    loader = make_loader(postings_dir)
+    loader.refresh()
+    write(postings_dir, "new.md", posting_text())
+    assert "new" not in loader.maybe_refresh(interval=3600).postings
+    assert "new" in loader.maybe_refresh(interval=0).postings
+
+
+def test_readers_never_see_a_half_updated_set(postings_dir: Path, make_loader) -> None:
+    """Files change in pairs (both titles equal); every snapshot a reader takes must agree."""
+    for name in ("a.md", "b.md"):
+        write(postings_dir, name, posting_text(title="Round 0"))
+    loader = make_loader(postings_dir)
+    loader.refresh()
+    torn: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            snapshot = loader.snapshot
+            pair = (snapshot.get("a").title, snapshot.get("b").title)
+            if pair[0] != pair[1]:
+                torn.append(pair)
+            time.sleep(0)  # let the writer have the GIL too
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for round_ in range(1, 30):
+            for name in ("a.md", "b.md"):
+                bump_mtime(write(postings_dir, name, posting_text(title=f"Round {round_}")))
+            assert loader.refresh().get("a").title == f"Round {round_}"
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert torn == []
+
+
+# --- dates survive restarts -------------------------------------------------------------------
+
+
+def test_first_seen_date_survives_a_restart(postings_dir: Path, store: Store, clock) -> None:
+    write(postings_dir, "a.md", posting_text())
+    first_seen = clock.now
+    first = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh().get("a")
+    assert first.date_posted == first_seen
+    assert first.updated == first_seen
+
+    clock.advance(days=3)
+    restarted = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh().get("a")
+    assert restarted.date_posted == first_seen
+    assert restarted.updated == first_seen
+
+
+def test_updated_moves_only_when_content_changes(postings_dir: Path, store: Store, clock) -> None:
+    path = write(postings_dir, "a.md", posting_text(date_posted="2026-11-01"))
+    loader = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock)
+    before = loader.refresh().get("a")
+    assert before.date_posted == datetime(2026, 11, 1, tzinfo=UTC)
+    assert before.updated == datetime(2026, 11, 1, tzinfo=UTC), "first seen: last change is its own date"
+
+    clock.advance(hours=1)
+    bump_mtime(path)  # touched, same bytes
+    assert loader.refresh().get("a").updated == before.updated
+
+    clock.advance(hours=1)
+    write(postings_dir, "a.md", posting_text(date_posted="2026-11-01").replace("\n", "\r\n"))
+    bump_mtime(path)  # re-saved with CRLF: same content
+    assert loader.refresh().get("a").updated == before.updated
+
+    edited_at = clock.advance(hours=1)
+    write(postings_dir, "a.md", posting_text(date_posted="2026-11-01", title="Changed"))
+    bump_mtime(path)
+    after = loader.refresh().get("a")
+    assert after.updated == edited_at
+    assert after.date_posted == before.date_posted
+
+    clock.advance(days=1)
+    restarted = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh().get("a")
+    assert restarted.updated == edited_at
+
+
+def test_a_removed_posting_that_returns_keeps_its_first_seen_date(postings_dir: Path, make_loader, clock) -> None:
+    path = write(postings_dir, "a.md", posting_text())
+    loader = make_loader(postings_dir)
+    first_seen = loader.refresh().get("a").date_posted
+    text = path.read_text()
+    path.unlink()
+    clock.advance(days=1)
+    assert "a" not in loader.refresh().postings
+    clock.advance(days=1)
+    write(postings_dir, "a.md", text)
+    assert loader.refresh().get("a").date_posted == first_seen
+
+
+def test_two_processes_agree_on_dates(postings_dir: Path, database_url: str, clock) -> None:
+    """Two loaders on one database (as two gunicorn workers) see one first-seen time."""
+    write(postings_dir, "a.md", posting_text())
+    stores = [Store(database_url), Store(database_url)]
+    stores[0].migrate()
+    stores[1].migrate()
+    one = PostingLoader(postings_dir, stores[0], UTC, 1 << 20, clock=clock).refresh()
+    clock.advance(seconds=30)
+    two = PostingLoader(postings_dir, stores[1], UTC, 1 << 20, clock=clock).refresh()
+    assert one.get("a").date_posted == two.get("a").date_posted
+    assert one.version == two.version
+    for s in stores:
+        s.close()
+
+
+def test_restart_does_not_parse_unchanged_files(postings_dir: Path, store: Store, clock, monkeypatch) -> None:
+    for i in range(3):
+        write(postings_dir, f"p{i}.md", posting_text())
+    cold = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh()
+    monkeypatch.setattr(syndicate.parallel, "read_posting", pytest.fail)  # any parse fails the test
+    warm = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh()
+    assert warm.postings == cold.postings
+
+
+def test_an_edited_file_is_not_served_from_the_cache(postings_dir: Path, store: Store, clock) -> None:
+    path = write(postings_dir, "a.md", posting_text(title="Before"))
+    PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh()
+    before = path.stat()
+    write(postings_dir, "a.md", posting_text(title="After!"))  # same size, same inode
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back; ctime still moves
+    warm = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh()
+    assert warm.get("a").title == "After!"
