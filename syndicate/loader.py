@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -24,11 +24,12 @@ from types import MappingProxyType
 from .model import Posting
 from .parallel import parse_many
 from .reader import ERROR, Problem, ReadResult, read_posting, rejected_file, result_from_json
-from .store import CacheEntry, PostingDates, Seen, Store
+from .store import CacheEntry, Seen, Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = frozenset({".md", ".markdown", ".txt"})
+EXTENSIONS = (".md", ".markdown", ".txt")
+_EXTENSIONS = EXTENSIONS
 # Bump when parsing or rendering changes, so cached results of older code are not used.
 PARSER_VERSION = "1"
 
@@ -42,17 +43,20 @@ def utcnow() -> datetime:
 
 
 def is_posting_name(name: str) -> bool:
-    """Posting files by extension; hidden files and editor debris are not postings."""
-    if name.startswith((".", "#")) or name.endswith("~"):
-        return False  # .x.swp, .#x.md (Emacs lock), #x.md# (Emacs autosave), x.md~ (backup)
-    return os.path.splitext(name)[1].lower() in EXTENSIONS
+    """Posting files by extension; hidden files and editor debris are not postings.
+
+    Skipped: ``.x.swp`` and ``.#x.md`` (hidden: Vim swap, Emacs lock), ``#x.md#``
+    (Emacs autosave), ``x.md~`` (backup: the extension is not the last thing).
+    """
+    return not name.startswith((".", "#")) and name.lower().endswith(_EXTENSIONS)
 
 
 def scan(root: Path) -> dict[str, Stamp]:
     """Every posting file below ``root`` with its stamp: one ``stat`` per file, no reads.
 
     Symbolic links are followed only to files inside ``root``; linked folders
-    are not entered (they would list the same files twice).
+    are not entered (they would list the same files twice). This loop is the
+    whole cost of a no-change check, so it does no more than it must.
     """
     real_root = os.path.realpath(root)
     found: dict[str, Stamp] = {}
@@ -60,29 +64,37 @@ def scan(root: Path) -> dict[str, Stamp]:
     while pending:
         folder, prefix = pending.pop()
         try:
-            entries = list(os.scandir(folder))
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
             log.warning("cannot list %s: %s", folder, exc)
             continue
-        for entry in entries:
-            name = entry.name
-            if name.startswith("."):
-                continue
-            relative = f"{prefix}{name}"
-            try:
-                if entry.is_symlink():
-                    target = os.path.realpath(entry.path)
-                    if os.path.commonpath([real_root, target]) != real_root or os.path.isdir(target):
+        try:
+            # listing by descriptor makes each stat relative to it (fstatat): no path walk per file
+            entries = list(os.scandir(fd))
+        except OSError as exc:
+            log.warning("cannot list %s: %s", folder, exc)
+            entries = []
+        try:
+            for entry in entries:
+                name = entry.name
+                if name.startswith((".", "#")):
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((os.path.join(folder, name), f"{prefix}{name}/"))
                         continue
-                elif entry.is_dir():
-                    pending.append((entry.path, relative + "/"))
-                    continue
-                if not is_posting_name(name):
-                    continue
-                st = entry.stat()  # follows a link inside the root to its file
-            except OSError:
-                continue  # removed while we looked: it is simply not there
-            found[relative] = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+                    if not name.lower().endswith(_EXTENSIONS):
+                        continue
+                    if entry.is_symlink():
+                        target = os.path.realpath(os.path.join(folder, name))
+                        if os.path.commonpath([real_root, target]) != real_root or not os.path.isfile(target):
+                            continue
+                    st = entry.stat()  # follows a link inside the root to its file
+                except OSError:
+                    continue  # removed while we looked: it is simply not there
+                found[f"{prefix}{name}"] = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+        finally:
+            os.close(fd)
     return found
 
 
@@ -97,6 +109,7 @@ class Snapshot:
     problems: tuple[Problem, ...]
     stamps: Mapping[str, Stamp] = field(repr=False)
     results: Mapping[str, ReadResult] = field(repr=False)  # source -> what the file yielded
+    digests: Mapping[str, int] = field(repr=False)  # id -> its part of the version
 
     def get(self, posting_id: str) -> Posting | None:
         return self.postings.get(posting_id)
@@ -170,21 +183,13 @@ def _stamp_text(stamp: Stamp) -> str:
     return ":".join(map(str, stamp))
 
 
-EMPTY = Snapshot("0" * 16, 0, datetime.min.replace(tzinfo=UTC), MappingProxyType({}), (), {}, {})
+EMPTY = Snapshot("0" * 16, 0, datetime.min.replace(tzinfo=UTC), MappingProxyType({}), (), {}, {}, {})
 
 
 def cache_key(source: str, raw: bytes, tz: tzinfo) -> str:
     digest = hashlib.sha256(f"{PARSER_VERSION}\0{tz}\0{source}\0".encode())
     digest.update(raw)
     return digest.hexdigest()
-
-
-def snapshot_version(postings: Iterable[Posting]) -> str:
-    """Same served postings, same version: every process computes the same value."""
-    digest = hashlib.sha256()
-    for p in sorted(postings, key=lambda p: p.id):
-        digest.update(f"{p.id}\0{p.content_hash}\0{p.date_posted}\0{p.updated}\n".encode())
-    return digest.hexdigest()[:16]
 
 
 class PostingLoader:
@@ -285,43 +290,53 @@ class PostingLoader:
 
     def _build(self, old: Snapshot, stamps: dict[str, Stamp], results: dict[str, ReadResult]) -> Snapshot:
         winners, duplicates = resolve_duplicates(results, old)
-        changed = [
-            p
-            for p in winners.values()
-            if (prev := old.postings.get(p.id)) is None or prev.content_hash != p.content_hash
-        ]
-        dates: dict[str, PostingDates] = {}
-        if changed:
-            now = self.clock()
-            dates = self.store.record_postings((Seen(p.id, p.content_hash, p.date_posted) for p in changed), now)
-        postings: dict[str, Posting] = {}
-        for posting_id, posting in winners.items():
-            if posting_id in dates:
-                posting = _dated(posting, dates[posting_id])
+        # postings read now carry no dates yet: same content as served keeps its dates,
+        # anything else asks the store (which records it as first seen or changed now)
+        undated = [p for p in winners.values() if not p.is_dated]
+        ask: list[Posting] = []
+        for posting in undated:
+            previous = old.postings.get(posting.id)
+            if previous is not None and previous.content_hash == posting.content_hash:
+                posting.set_dates(previous.date_posted, previous.updated)  # type: ignore[arg-type]
             else:
-                prev = old.postings[posting_id]
-                posting = posting.with_dates(prev.date_posted, prev.updated)  # type: ignore[arg-type]
-            postings[posting_id] = posting
-        problems = [p for s in sorted(results) for p in results[s].problems] + duplicates
+                ask.append(posting)
+        if ask:
+            found = self.store.record_postings((Seen(p.id, p.content_hash, p.date_posted) for p in ask), self.clock())
+            for posting in ask:
+                dates = found[posting.id]
+                posted = posting.date_posted if posting.date_posted_given else dates.first_seen
+                posting.set_dates(posted, max(dates.changed_at, posted))  # type: ignore[arg-type]
+        digests = {
+            pid: (old.digests.get(pid) if old.postings.get(pid) is p else None) or _digest(p)
+            for pid, p in winners.items()
+        }
+        problems = [p for s in sorted(s for s, r in results.items() if r.problems) for p in results[s].problems]
+        problems += duplicates
         return Snapshot(
-            version=snapshot_version(postings.values()),
+            version=_version(digests),
             generation=old.generation + 1,
             loaded_at=self.clock(),
-            postings=MappingProxyType(postings),
+            postings=MappingProxyType(winners),
             problems=tuple(problems),
             stamps=MappingProxyType(stamps),
             results=MappingProxyType(results),
+            digests=MappingProxyType(digests),
         )
 
 
-def _content_changed(posting: Posting, old: Snapshot) -> bool:
-    previous = old.postings.get(posting.id)
-    return previous is None or previous.content_hash != posting.content_hash
+def _digest(posting: Posting) -> int:
+    posted, updated = posting.date_posted.timestamp(), posting.updated.timestamp()  # type: ignore[union-attr]
+    text = f"{posting.id}\0{posting.content_hash}\0{posted}\0{updated}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
-def _dated(posting: Posting, dates: PostingDates) -> Posting:
-    posted = posting.date_posted or dates.first_seen
-    return posting.with_dates(posted, max(dates.changed_at, posted))
+def _version(digests: Mapping[str, int]) -> str:
+    """Same served postings, same version, in every process: an order-free combination
+    (ids are unique, so XOR of per-posting digests cannot cancel out)."""
+    combined = len(digests)
+    for value in digests.values():
+        combined ^= value
+    return f"{combined:016x}"
 
 
 def resolve_duplicates(results: Mapping[str, ReadResult], old: Snapshot) -> tuple[dict[str, Posting], list[Problem]]:
@@ -330,17 +345,18 @@ def resolve_duplicates(results: Mapping[str, ReadResult], old: Snapshot) -> tupl
     The file already served under an id keeps it; among new files the one whose
     stem equals the id wins, then the first by path.
     """
-    by_id: dict[str, list[Posting]] = {}
-    for source in sorted(results):
-        posting = results[source].posting
-        if posting is not None:
-            by_id.setdefault(posting.id, []).append(posting)
     winners: dict[str, Posting] = {}
-    problems: list[Problem] = []
-    for posting_id, candidates in by_id.items():
-        if len(candidates) == 1:
-            winners[posting_id] = candidates[0]
+    clashes: dict[str, list[Posting]] = {}
+    for result in results.values():
+        posting = result.posting
+        if posting is None:
             continue
+        if posting.id in winners:
+            clashes.setdefault(posting.id, [winners[posting.id]]).append(posting)
+        else:
+            winners[posting.id] = posting
+    problems: list[Problem] = []
+    for posting_id, candidates in sorted(clashes.items()):
         served = old.postings.get(posting_id)
         served_source = served.source if served else None
         ordered = sorted(

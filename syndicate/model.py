@@ -6,7 +6,7 @@ parse cache); nothing downstream re-reads YAML or re-renders Markdown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -130,8 +130,21 @@ class Posting:
         """Open postings are the ones every output lists at ``now``."""
         return self.status is Status.OPEN and not self.is_expired_at(now)
 
-    def with_dates(self, date_posted: datetime, updated: datetime) -> Posting:
-        return replace(self, date_posted=date_posted, updated=updated)
+    @property
+    def is_dated(self) -> bool:
+        return self.updated is not None
+
+    def set_dates(self, date_posted: datetime, updated: datetime) -> None:
+        """Fill in the store's dates: once, by the loader, before any snapshot publishes it.
+
+        A frozen object is assigned here the way ``__post_init__`` would, because
+        copying every posting of a 10,000-posting load with ``replace`` costs a
+        fifth of a warm start.
+        """
+        if self.is_dated:
+            raise AttributeError(f"posting {self.id!r} already has its dates")
+        object.__setattr__(self, "date_posted", date_posted)
+        object.__setattr__(self, "updated", updated)
 
 
 # --- the parse-cache record: a JSON-safe dict that rebuilds a Posting cheaply ---

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.engine import make_url
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -127,8 +129,8 @@ class Settings:
 
     def __repr__(self) -> str:  # secrets never reach logs through a repr
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
-        if shown["database_url"] and "@" in shown["database_url"]:
-            shown["database_url"] = "***"
+        if shown["database_url"]:
+            shown["database_url"] = make_url(shown["database_url"]).render_as_string(hide_password=True)
         return f"Settings({shown})"
 
 
@@ -166,3 +168,7 @@ def settings_table() -> str:
         default = f"`{s.default}`" if s.default else "(empty)"
         rows.append(f"| `{s.env}` | {default} | {s.help} |")
     return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table())

@@ -1,0 +1,74 @@
+"""Property tests: whatever the bytes, the reader returns a posting or clear errors, never raises."""
+
+from __future__ import annotations
+
+import yaml
+from conftest import UTC_ZONE
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from syndicate.reader import ERROR, ReadResult, read_posting
+from syndicate.schema import KNOWN_KEYS
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.dates().map(str),
+    st.sampled_from(["only", "FULL_TIME", "part-time", "USD", "YEAR", "open", "draft", "2026-11-01", "x-y"]),
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+keys = st.sampled_from(sorted(KNOWN_KEYS | {"role", "salary.min", "unknown"})) | st.text(max_size=12)
+front_matter = st.dictionaries(keys, values, max_size=10)
+
+
+def check(result: ReadResult) -> None:
+    assert isinstance(result, ReadResult)
+    if result.posting is None:
+        errors = [p for p in result.problems if p.level == ERROR]
+        assert errors, "a file left out must say why"
+        assert all(p.field and p.message and p.file == "gen/p.md" for p in errors)
+    else:
+        assert not [p for p in result.problems if p.level == ERROR]
+        assert result.posting.title and result.posting.company.name
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(front_matter, st.text(max_size=200))
+def test_any_front_matter_gives_a_posting_or_clear_errors(data: dict, body: str) -> None:
+    try:
+        dumped = yaml.safe_dump(data, allow_unicode=True)
+    except yaml.YAMLError:
+        return
+    check(read_posting(f"---\n{dumped}---\n{body}".encode("utf-8", "surrogatepass"), "gen/p.md", UTC_ZONE))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_any_bytes_give_a_posting_or_clear_errors(raw: bytes) -> None:
+    check(read_posting(raw, "gen/p.md", UTC_ZONE))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_after_a_valid_opening_give_a_result(tail: bytes) -> None:
+    check(read_posting(b"---\ntitle: T\ncompany: C\n" + tail, "gen/p.md", UTC_ZONE))
+
+
+near_valid = st.fixed_dictionaries(
+    {"title": st.text(min_size=1, max_size=20), "company": st.text(min_size=1, max_size=20)},
+    optional={key: values for key in sorted(KNOWN_KEYS - {"title", "company"})},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(near_valid, st.text(max_size=200))
+def test_near_valid_front_matter_gives_a_posting_or_clear_errors(data: dict, body: str) -> None:
+    dumped = yaml.safe_dump(data, allow_unicode=True)
+    check(read_posting(f"---\n{dumped}---\n{body}".encode("utf-8", "surrogatepass"), "gen/p.md", UTC_ZONE))
