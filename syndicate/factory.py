@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
+from prometheus_client import CollectorRegistry
 
-from .loader import PostingLoader
+from .loader import PostingLoader, utcnow
+from .metrics import build_registry
 from .settings import Settings, load_settings
 from .store import Store
 
@@ -23,6 +25,7 @@ class Services:
     settings: Settings
     store: Store
     loader: PostingLoader
+    metrics: CollectorRegistry
 
 
 def build_services(settings: Settings) -> Services:
@@ -31,7 +34,7 @@ def build_services(settings: Settings) -> Services:
     store.migrate()
     loader = PostingLoader(settings.postings_dir, store, settings.tzinfo, settings.max_posting_bytes)
     loader.refresh()
-    return Services(settings, store, loader)
+    return Services(settings, store, loader, build_registry(loader, utcnow))
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:

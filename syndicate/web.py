@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .factory import services
 from .loader import utcnow
@@ -35,3 +36,10 @@ def healthz() -> ResponseReturnValue:
     response.status_code = 200 if database_ok else 503
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/metrics")
+def metrics() -> ResponseReturnValue:
+    """Prometheus text format: postings by state, rejected files, problems, snapshot age."""
+    body = generate_latest(services().metrics)
+    return Response(body, content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

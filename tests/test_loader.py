@@ -303,3 +303,17 @@ def test_an_edited_file_is_not_served_from_the_cache(postings_dir: Path, store: 
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back; ctime still moves
     warm = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh()
     assert warm.get("a").title == "After!"
+
+
+def test_many_files_parse_on_every_core_with_the_same_results(tmp_path: Path) -> None:
+    import random
+
+    from bench.generate import posting_text as generated
+
+    rng = random.Random(3)
+    items = [(f"p{i}.md", generated(rng, i)[1].encode()) for i in range(syndicate.parallel.PARALLEL_FROM + 50)]
+    in_pool = syndicate.parallel.parse_many(items, UTC)
+    here = [syndicate.parallel.read_posting(raw, source, UTC) for source, raw in items]
+    assert [r.source for r, _, _ in in_pool] == [source for source, _ in items]
+    assert [r.posting for r, _, _ in in_pool] == [r.posting for r in here]
+    assert all(r.posting is not None for r in here)

@@ -51,17 +51,17 @@ def start(tmp_path: Path, postings: Path, database_url: str) -> tuple[subprocess
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"gunicorn exited: {process.stderr.read()}")
         try:
-            requests.get(f"{base}/healthz", timeout=1)
+            requests.get(f"{base}/healthz", timeout=10)
             return process, base
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # bound, but the workers are still loading
             time.sleep(0.1)
     process.kill()
-    raise AssertionError("gunicorn did not answer within 30 s")
+    raise AssertionError("gunicorn did not answer within 60 s")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -118,3 +118,42 @@ def test_first_seen_survives_a_server_restart(tmp_path: Path, postings_dir: Path
     again = requests.get(f"{base}/healthz", timeout=5).json()["postings"]["version"]
     stop(process)
     assert again == first
+
+
+def test_a_thousand_generated_postings_load_in_the_server(tmp_path: Path, database_url: str) -> None:
+    from bench.generate import generate
+
+    folder = tmp_path / "many"
+    generate(folder, 1000)
+    process, base = start(tmp_path, folder, database_url)
+    try:
+        body = requests.get(f"{base}/healthz", timeout=5).json()["postings"]
+    finally:
+        stop(process)
+    assert body["loaded"] == 1000
+    assert body["rejected_files"] == 0
+
+
+def scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = requests.get(f"{base}/metrics", timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_postings_by_state_and_rejected_files(server: Server) -> None:
+    write(server.postings, "closed.md", posting_text(status="closed"))
+    write(server.postings, "expired.md", posting_text(valid_through="2020-01-01", date_posted="2019-12-01"))
+    write(server.postings, "broken.md", "---\ntitle: [\n---\n")
+    metrics = scrape(server.base)
+    assert metrics[("syndicate_postings", (("state", "open"),))] == 2
+    assert metrics[("syndicate_postings", (("state", "closed"),))] == 1
+    assert metrics[("syndicate_postings", (("state", "expired"),))] == 1
+    assert metrics[("syndicate_posting_files_rejected", ())] == 1
+    assert metrics[("syndicate_posting_problems", (("level", "error"),))] == 1

@@ -1,0 +1,62 @@
+"""Prometheus metrics, read from the current snapshot at scrape time.
+
+Values come from the snapshot rather than from counters, so every gunicorn
+worker answers the same for the same postings and nothing needs a
+multi-process registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .loader import PostingLoader
+from .model import Status
+from .reader import ERROR, WARNING
+
+
+class SnapshotCollector(Collector):
+    def __init__(self, loader: PostingLoader, clock: Callable[[], datetime]) -> None:
+        self.loader = loader
+        self.clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        snapshot = self.loader.snapshot
+        now = self.clock()
+        states = {"open": 0, "expired": 0, Status.CLOSED.value: 0, Status.DRAFT.value: 0}
+        for posting in snapshot.postings.values():
+            if posting.status is Status.OPEN:
+                states["expired" if posting.is_expired_at(now) else "open"] += 1
+            else:
+                states[posting.status.value] += 1
+        postings = GaugeMetricFamily("syndicate_postings", "Postings loaded, by state.", labels=["state"])
+        for state, count in states.items():
+            postings.add_metric([state], count)
+        yield postings
+        yield GaugeMetricFamily(
+            "syndicate_posting_files_rejected",
+            "Posting files left out of every output because of errors (see lint).",
+            value=len({p.file for p in snapshot.problems if p.level == ERROR}),
+        )
+        problems = GaugeMetricFamily("syndicate_posting_problems", "Problems found in posting files.", labels=["level"])
+        for level in (ERROR, WARNING):
+            problems.add_metric([level], sum(1 for p in snapshot.problems if p.level == level))
+        yield problems
+        yield GaugeMetricFamily(
+            "syndicate_snapshot_generation", "Snapshots this process has loaded.", value=snapshot.generation
+        )
+        yield GaugeMetricFamily(
+            "syndicate_snapshot_loaded_timestamp_seconds",
+            "When this process loaded its current snapshot (Unix time).",
+            value=snapshot.loaded_at.timestamp(),
+        )
+
+
+def build_registry(loader: PostingLoader, clock: Callable[[], datetime]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(SnapshotCollector(loader, clock))
+    return registry
