@@ -70,7 +70,7 @@ def lint(results: Mapping[str, ReadResult], now: datetime) -> list[Problem]:
         posting = results[source].posting
         if posting is not None and source in served:
             problems.extend(posting_warnings(posting, now))
-    problems.extend(duplicates)
+    problems.extend(p for pid in sorted(duplicates) for p in duplicates[pid])
     return sorted(problems, key=lambda p: (p.file, p.level != ERROR))
 
 

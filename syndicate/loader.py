@@ -14,9 +14,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -107,9 +107,9 @@ class Snapshot:
     loaded_at: datetime
     postings: Mapping[str, Posting]  # id -> posting, every status
     problems: tuple[Problem, ...]
-    stamps: Mapping[str, Stamp] = field(repr=False)
     results: Mapping[str, ReadResult] = field(repr=False)  # source -> what the file yielded
     digests: Mapping[str, int] = field(repr=False)  # id -> its part of the version
+    duplicates: Mapping[str, tuple[Problem, ...]] = field(repr=False)  # id -> files left out for it
 
     def get(self, posting_id: str) -> Posting | None:
         return self.postings.get(posting_id)
@@ -179,11 +179,27 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+# File times advance in clock ticks (often 4 ms): a file written again within the tick of an
+# earlier read can keep its stamp. As git does with its index, a stamp that recent is not
+# trusted: it is recorded as unknown, so the file is looked at again (by the hash of its
+# bytes, so nothing is parsed twice) until its stamp is old enough to mean something.
+RACY_NS = 100_000_000
+UNKNOWN = -1
+
+
+def _distrust_racy(stamps: dict[str, Stamp], now_ns: int) -> dict[str, Stamp]:
+    for source, (mtime, ctime, size, inode) in stamps.items():
+        if max(mtime, ctime) >= now_ns - RACY_NS:
+            stamps[source] = (UNKNOWN, ctime, size, inode)
+    return stamps
+
+
 def _stamp_text(stamp: Stamp) -> str:
     return ":".join(map(str, stamp))
 
 
 EMPTY = Snapshot("0" * 16, 0, datetime.min.replace(tzinfo=UTC), MappingProxyType({}), (), {}, {}, {})
+INCREMENTAL_UP_TO = 256  # changed files; beyond this a reload rebuilds the whole snapshot
 
 
 def cache_key(source: str, raw: bytes, tz: tzinfo) -> str:
@@ -209,6 +225,8 @@ class PostingLoader:
         self.max_bytes = max_bytes
         self.clock = clock
         self._snapshot = EMPTY
+        self._stamps: dict[str, Stamp] = {}  # what the last scan saw; guarded by _lock
+        self._unsure: frozenset[str] = frozenset()  # files whose stamp was too recent to trust
         self._lock = threading.Lock()
         self._last_check = float("-inf")
 
@@ -239,13 +257,25 @@ class PostingLoader:
     def _refresh_unpaused(self) -> Snapshot:
         self._last_check = time.monotonic()
         old = self._snapshot
-        stamps = scan(self.root) if self.root.is_dir() else {}
-        if stamps == old.stamps and old is not EMPTY:
+        stamps = _distrust_racy(scan(self.root) if self.root.is_dir() else {}, time.time_ns())
+        if stamps == self._stamps and old is not EMPTY and not self._unsure:
             return old
-        changed = [s for s, stamp in stamps.items() if old.stamps.get(s) != stamp]
-        results = {s: r for s, r in old.results.items() if s in stamps}
-        results.update(self._read(changed, stamps))
-        new = self._build(old, stamps, results)
+        changed = [s for s, stamp in stamps.items() if self._stamps.get(s) != stamp or s in self._unsure]
+        removed = [s for s in self._stamps if s not in stamps]
+        fresh = self._read(changed, stamps)
+        self._stamps = stamps
+        self._unsure = frozenset(source for source, stamp in stamps.items() if stamp[0] == UNKNOWN)
+        news = {s: r for s, r in fresh.items() if not _same_result(old.results.get(s), r)}
+        if old is not EMPTY and not removed and not news and len(fresh) == len(changed):
+            return old  # touched, or re-read because unsure: the same content
+        for source in sorted(news):
+            for problem in news[source].problems:
+                log.log(logging.WARNING if problem.level == ERROR else logging.INFO, "posting %s", problem)
+        results = dict(old.results)
+        for source in (*removed, *changed):  # a changed file that vanished while read is dropped too
+            results.pop(source, None)
+        results.update(fresh)
+        new = self._build(old, results, {*changed, *removed})
         self._snapshot = new
         if old is not EMPTY:
             log.info("postings reloaded: %d file(s) changed, version %s", len(changed), new.version)
@@ -262,7 +292,7 @@ class PostingLoader:
         for source in sources:
             stamp = _stamp_text(stamps[source])
             entry = by_source.get(source)
-            if entry is not None and entry.stamp == stamp:
+            if entry is not None and entry.stamp == stamp and stamps[source][0] != UNKNOWN:
                 results[source] = result_from_json(source, entry.result, entry.html)
                 continue
             raw = read_bytes(self.root, source, self.max_bytes)
@@ -281,47 +311,84 @@ class PostingLoader:
             results[source] = result_from_json(source, entry.result, entry.html)
             keep.append(CacheEntry(key, source, _stamp_text(stamps[source]), entry.result, entry.html))
         self.store.cache_results(keep, replaced=by_source)
-        for entry in keep:
-            for problem in results[entry.source].problems:
-                log.log(logging.WARNING if problem.level == ERROR else logging.INFO, "posting %s", problem)
         return results
 
     # --- building a snapshot ------------------------------------------------------
 
-    def _build(self, old: Snapshot, stamps: dict[str, Stamp], results: dict[str, ReadResult]) -> Snapshot:
-        winners, duplicates = resolve_duplicates(results, old)
-        # postings read now carry no dates yet: same content as served keeps its dates,
-        # anything else asks the store (which records it as first seen or changed now)
-        undated = [p for p in winners.values() if not p.is_dated]
-        ask: list[Posting] = []
-        for posting in undated:
-            previous = old.postings.get(posting.id)
-            if previous is not None and previous.content_hash == posting.content_hash:
-                posting.set_dates(previous.date_posted, previous.updated)  # type: ignore[arg-type]
+    def _build(self, old: Snapshot, results: dict[str, ReadResult], touched: set[str]) -> Snapshot:
+        incremental = old is not EMPTY and len(touched) <= INCREMENTAL_UP_TO
+        if incremental:
+            winners, duplicates, affected = resolve_changes(results, old, touched)
+            digests = dict(old.digests)
+            kept = [p for p in old.problems[: _parse_problem_count(old)] if p.file not in touched]
+            fresh = [p for source in touched if source in results for p in results[source].problems]
+            parse_problems = sorted(kept + fresh, key=lambda p: p.file)  # stable: a file's own order stays
+        else:
+            winners, duplicates = resolve_duplicates(results, old)
+            affected, digests = set(winners), {}
+            with_problems = sorted(source for source, result in results.items() if result.problems)
+            parse_problems = [p for source in with_problems for p in results[source].problems]
+        self._date(winners, old, affected)
+        for pid in affected:
+            if pid not in winners:
+                digests.pop(pid, None)
+            elif old.postings.get(pid) is winners[pid] and pid in old.digests:
+                digests[pid] = old.digests[pid]
             else:
-                ask.append(posting)
-        if ask:
-            found = self.store.record_postings((Seen(p.id, p.content_hash, p.date_posted) for p in ask), self.clock())
-            for posting in ask:
-                dates = found[posting.id]
-                posted = posting.date_posted if posting.date_posted_given else dates.first_seen
-                posting.set_dates(posted, max(dates.changed_at, posted))  # type: ignore[arg-type]
-        digests = {
-            pid: (old.digests.get(pid) if old.postings.get(pid) is p else None) or _digest(p)
-            for pid, p in winners.items()
-        }
-        problems = [p for s in sorted(s for s, r in results.items() if r.problems) for p in results[s].problems]
-        problems += duplicates
+                digests[pid] = _digest(winners[pid])
+        problems = parse_problems + [p for pid in sorted(duplicates) for p in duplicates[pid]]
         return Snapshot(
             version=_version(digests),
             generation=old.generation + 1,
             loaded_at=self.clock(),
             postings=MappingProxyType(winners),
             problems=tuple(problems),
-            stamps=MappingProxyType(stamps),
             results=MappingProxyType(results),
             digests=MappingProxyType(digests),
+            duplicates=MappingProxyType(duplicates),
         )
+
+    def _date(self, winners: dict[str, Posting], old: Snapshot, ids: Iterable[str]) -> None:
+        """Give each newly served posting its dates: the served ones if its content is the
+        same, else the store's (which records it as first seen, or changed, now)."""
+        ask: list[Posting] = []
+        for pid in ids:
+            posting = winners.get(pid)
+            previous = old.postings.get(pid)
+            if posting is None or posting is previous:
+                continue
+            if previous is not None and previous.content_hash == posting.content_hash:
+                winners[pid] = _with_dates(posting, previous.date_posted, previous.updated)  # type: ignore[arg-type]
+            else:
+                ask.append(posting)
+        if not ask:
+            return
+        found = self.store.record_postings((Seen(p.id, p.content_hash, p.date_posted) for p in ask), self.clock())
+        for posting in ask:
+            dates = found[posting.id]
+            posted = posting.date_posted if posting.date_posted_given else dates.first_seen
+            winners[posting.id] = _with_dates(posting, posted, max(dates.changed_at, posted))  # type: ignore[arg-type]
+
+
+def _with_dates(posting: Posting, date_posted: datetime, updated: datetime) -> Posting:
+    if not posting.is_dated:
+        posting.set_dates(date_posted, updated)  # the usual case: a posting just read
+        return posting
+    if (posting.date_posted, posting.updated) == (date_posted, updated):
+        return posting
+    return replace(posting, date_posted=date_posted, updated=updated)  # rare: a served file's duplicate won back
+
+
+def _same_result(before: ReadResult | None, now: ReadResult) -> bool:
+    if before is None or before.problems != now.problems:
+        return False
+    if before.posting is None or now.posting is None:
+        return before.posting is now.posting
+    return (before.posting.id, before.posting.content_hash) == (now.posting.id, now.posting.content_hash)
+
+
+def _parse_problem_count(snapshot: Snapshot) -> int:
+    return len(snapshot.problems) - sum(len(v) for v in snapshot.duplicates.values())
 
 
 def _digest(posting: Posting) -> int:
@@ -339,12 +406,22 @@ def _version(digests: Mapping[str, int]) -> str:
     return f"{combined:016x}"
 
 
-def resolve_duplicates(results: Mapping[str, ReadResult], old: Snapshot) -> tuple[dict[str, Posting], list[Problem]]:
-    """One posting per id, by the contract's rule; the others are reported.
+def _pick(posting_id: str, candidates: list[Posting], served_source: str | None) -> tuple[Posting, tuple[Problem, ...]]:
+    """The contract's rule: the file already served keeps the id; among new files the one
+    whose stem equals the id wins, then the first by path. The others are reported."""
+    ordered = sorted(
+        candidates,
+        key=lambda p: (p.source != served_source, PurePosixPath(p.source).stem != posting_id, p.source),
+    )
+    winner = ordered[0]
+    message = f"duplicate id {posting_id!r}: already used by {winner.source}; this file is left out"
+    return winner, tuple(Problem(p.source, posting_id, ERROR, "id", message) for p in ordered[1:])
 
-    The file already served under an id keeps it; among new files the one whose
-    stem equals the id wins, then the first by path.
-    """
+
+def resolve_duplicates(
+    results: Mapping[str, ReadResult], old: Snapshot
+) -> tuple[dict[str, Posting], dict[str, tuple[Problem, ...]]]:
+    """One posting per id over all ``results``; the files left out, per id."""
     winners: dict[str, Posting] = {}
     clashes: dict[str, list[Posting]] = {}
     for result in results.values():
@@ -355,27 +432,38 @@ def resolve_duplicates(results: Mapping[str, ReadResult], old: Snapshot) -> tupl
             clashes.setdefault(posting.id, [winners[posting.id]]).append(posting)
         else:
             winners[posting.id] = posting
-    problems: list[Problem] = []
-    for posting_id, candidates in sorted(clashes.items()):
+    duplicates: dict[str, tuple[Problem, ...]] = {}
+    for posting_id, candidates in clashes.items():
         served = old.postings.get(posting_id)
-        served_source = served.source if served else None
-        ordered = sorted(
-            candidates,
-            key=lambda p, pid=posting_id, kept=served_source: (
-                p.source != kept,
-                PurePosixPath(p.source).stem != pid,
-                p.source,
-            ),
-        )
-        winners[posting_id] = ordered[0]
-        for loser in ordered[1:]:
-            problems.append(
-                Problem(
-                    loser.source,
-                    posting_id,
-                    ERROR,
-                    "id",
-                    f"duplicate id {posting_id!r}: already used by {ordered[0].source}; this file is left out",
-                )
-            )
-    return winners, problems
+        winners[posting_id], duplicates[posting_id] = _pick(posting_id, candidates, served.source if served else None)
+    return winners, duplicates
+
+
+def resolve_changes(
+    results: Mapping[str, ReadResult], old: Snapshot, touched: set[str]
+) -> tuple[dict[str, Posting], dict[str, tuple[Problem, ...]], set[str]]:
+    """What ``resolve_duplicates`` gives, computed from ``old`` for the ids that ``touched``
+    files had or have now (also returned): a one-file reload need not look at every file."""
+    affected = set()
+    for source in touched:
+        for result in (old.results.get(source), results.get(source)):
+            if result is not None and result.posting is not None:
+                affected.add(result.posting.id)
+    winners = dict(old.postings)
+    duplicates = {pid: problems for pid, problems in old.duplicates.items() if pid not in affected}
+    for pid in affected:
+        served = old.postings.get(pid)
+        # every untouched file with this id was the served one or one left out for it
+        sources = {p.file for p in old.duplicates.get(pid, ())}
+        if served is not None:
+            sources.add(served.source)
+        sources -= touched
+        sources |= {s for s in touched if (r := results.get(s)) is not None and r.posting and r.posting.id == pid}
+        candidates = [results[s].posting for s in sorted(sources)]
+        if not candidates:
+            winners.pop(pid, None)
+        elif len(candidates) == 1:
+            winners[pid] = candidates[0]  # type: ignore[assignment]
+        else:
+            winners[pid], duplicates[pid] = _pick(pid, candidates, served.source if served else None)  # type: ignore[arg-type]
+    return winners, duplicates, affected
