@@ -12,6 +12,7 @@ import gc
 import hashlib
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -51,12 +52,21 @@ def is_posting_name(name: str) -> bool:
     return not name.startswith((".", "#")) and name.lower().endswith(_EXTENSIONS)
 
 
-def scan(root: Path) -> dict[str, Stamp]:
+def _encodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 come back as surrogates
+        return False
+    return True
+
+
+def scan(root: Path, unusable: list[str] | None = None) -> dict[str, Stamp]:
     """Every posting file below ``root`` with its stamp: one ``stat`` per file, no reads.
 
     Symbolic links are followed only to files inside ``root``; linked folders
-    are not entered (they would list the same files twice). This loop is the
-    whole cost of a no-change check, so it does no more than it must.
+    are not entered (they would list the same files twice); only regular files
+    count. Files whose names are not UTF-8 text are listed in ``unusable``. This
+    loop is the whole cost of a no-change check, so it does no more than it must.
     """
     real_root = os.path.realpath(root)
     found: dict[str, Stamp] = {}
@@ -92,6 +102,12 @@ def scan(root: Path) -> dict[str, Stamp]:
                     st = entry.stat()  # follows a link inside the root to its file
                 except OSError:
                     continue  # removed while we looked: it is simply not there
+                if not stat.S_ISREG(st.st_mode):
+                    continue  # a FIFO or device named x.md would block the reader
+                if not name.isprintable() or not _encodable(name):
+                    if unusable is not None:
+                        unusable.append(f"{prefix}{name}".encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+                    continue
                 found[f"{prefix}{name}"] = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
         finally:
             os.close(fd)
@@ -129,7 +145,7 @@ class Snapshot:
 def read_bytes(root: Path, source: str, max_bytes: int) -> bytes | ReadResult | None:
     """The file's bytes; a rejection if it is too large or unreadable; ``None`` if it is gone."""
     try:
-        fd = os.open(root / source, os.O_RDONLY)
+        fd = os.open(root / source, os.O_RDONLY | os.O_NONBLOCK)  # never wait on a FIFO swapped in
     except FileNotFoundError:
         return None  # removed since the scan; the next scan drops it
     except OSError as exc:
@@ -159,7 +175,11 @@ def read_bytes(root: Path, source: str, max_bytes: int) -> bytes | ReadResult | 
 def read_folder(root: Path, tz: tzinfo, max_bytes: int) -> dict[str, ReadResult]:
     """Read every posting file below ``root`` without the store (what lint uses)."""
     results: dict[str, ReadResult] = {}
-    for source in sorted(scan(root)):
+    unusable: list[str] = []
+    stamps = scan(root, unusable)
+    for name in unusable:
+        results[name] = rejected_file(name, "file", "the file name is not printable UTF-8 text; rename the file")
+    for source in sorted(stamps):
         raw = read_bytes(root, source, max_bytes)
         if raw is not None:
             results[source] = raw if isinstance(raw, ReadResult) else read_posting(raw, source, tz)
@@ -194,8 +214,10 @@ def _distrust_racy(stamps: dict[str, Stamp], now_ns: int) -> dict[str, Stamp]:
     return stamps
 
 
-def _stamp_text(stamp: Stamp) -> str:
-    return ":".join(map(str, stamp))
+def stamp_text(stamp: Stamp, tz: tzinfo) -> str:
+    """A file's stamp as the parse cache keeps it: a cached result counts only for the
+    same file state, parser version and time zone."""
+    return f"{PARSER_VERSION}:{tz}:" + ":".join(map(str, stamp))
 
 
 EMPTY = Snapshot("0" * 16, 0, datetime.min.replace(tzinfo=UTC), MappingProxyType({}), (), {}, {}, {})
@@ -227,6 +249,7 @@ class PostingLoader:
         self._snapshot = EMPTY
         self._stamps: dict[str, Stamp] = {}  # what the last scan saw; guarded by _lock
         self._unsure: frozenset[str] = frozenset()  # files whose stamp was too recent to trust
+        self._unusable: frozenset[str] = frozenset()  # names that are not UTF-8, already reported
         self._lock = threading.Lock()
         self._last_check = float("-inf")
 
@@ -257,7 +280,11 @@ class PostingLoader:
     def _refresh_unpaused(self) -> Snapshot:
         self._last_check = time.monotonic()
         old = self._snapshot
-        stamps = _distrust_racy(scan(self.root) if self.root.is_dir() else {}, time.time_ns())
+        unusable: list[str] = []
+        stamps = _distrust_racy(scan(self.root, unusable) if self.root.is_dir() else {}, time.time_ns())
+        for name in set(unusable) - self._unusable:
+            log.warning("posting %s: file: error: the file name is not printable UTF-8 text; rename the file", name)
+        self._unusable = frozenset(unusable)
         if stamps == self._stamps and old is not EMPTY and not self._unsure:
             return old
         changed = [s for s, stamp in stamps.items() if self._stamps.get(s) != stamp or s in self._unsure]
@@ -265,21 +292,24 @@ class PostingLoader:
         fresh = self._read(changed, stamps)
         self._stamps = stamps
         self._unsure = frozenset(source for source, stamp in stamps.items() if stamp[0] == UNKNOWN)
-        news = {s: r for s, r in fresh.items() if not _same_result(old.results.get(s), r)}
-        if old is not EMPTY and not removed and not news and len(fresh) == len(changed):
-            return old  # touched, or re-read because unsure: the same content
-        for source in sorted(news):
-            for problem in news[source].problems:
-                log.log(logging.WARNING if problem.level == ERROR else logging.INFO, "posting %s", problem)
         results = dict(old.results)
         for source in (*removed, *changed):  # a changed file that vanished while read is dropped too
             results.pop(source, None)
         results.update(fresh)
         new = self._build(old, results, {*changed, *removed})
+        if old is not EMPTY and _same_content(old, new):
+            return old  # touched, or re-read because its stamp was unsure: keep the snapshot (and its caches)
+        for source in sorted(fresh):
+            if not _same_result(old.results.get(source), fresh[source]):
+                for problem in fresh[source].problems:
+                    log.log(logging.WARNING if problem.level == ERROR else logging.INFO, "posting %s", problem)
         self._snapshot = new
         if old is not EMPTY:
             log.info("postings reloaded: %d file(s) changed, version %s", len(changed), new.version)
         return new
+
+    def _stamp_text(self, stamp: Stamp) -> str:
+        return stamp_text(stamp, self.tz)
 
     # --- reading files ------------------------------------------------------------
 
@@ -290,7 +320,7 @@ class PostingLoader:
         by_source = self.store.cached_by_source(sources)
         raw_by_key: dict[str, tuple[str, bytes]] = {}
         for source in sources:
-            stamp = _stamp_text(stamps[source])
+            stamp = self._stamp_text(stamps[source])
             entry = by_source.get(source)
             if entry is not None and entry.stamp == stamp and stamps[source][0] != UNKNOWN:
                 results[source] = result_from_json(source, entry.result, entry.html)
@@ -305,11 +335,11 @@ class PostingLoader:
         parsed = parse_many([(source, raw) for _, source, raw in misses], self.tz)
         for (key, source, _), (result, text, html) in zip(misses, parsed, strict=True):
             results[source] = result
-            keep.append(CacheEntry(key, source, _stamp_text(stamps[source]), text, html))
+            keep.append(CacheEntry(key, source, self._stamp_text(stamps[source]), text, html))
         for key, entry in by_key.items():
             source = raw_by_key[key][0]
             results[source] = result_from_json(source, entry.result, entry.html)
-            keep.append(CacheEntry(key, source, _stamp_text(stamps[source]), entry.result, entry.html))
+            keep.append(CacheEntry(key, source, self._stamp_text(stamps[source]), entry.result, entry.html))
         self.store.cache_results(keep, replaced=by_source)
         return results
 
@@ -349,18 +379,11 @@ class PostingLoader:
         )
 
     def _date(self, winners: dict[str, Posting], old: Snapshot, ids: Iterable[str]) -> None:
-        """Give each newly served posting its dates: the served ones if its content is the
-        same, else the store's (which records it as first seen, or changed, now)."""
-        ask: list[Posting] = []
-        for pid in ids:
-            posting = winners.get(pid)
-            previous = old.postings.get(pid)
-            if posting is None or posting is previous:
-                continue
-            if previous is not None and previous.content_hash == posting.content_hash:
-                winners[pid] = _with_dates(posting, previous.date_posted, previous.updated)  # type: ignore[arg-type]
-            else:
-                ask.append(posting)
+        """Give each newly read posting its dates from the store, which records it as first
+        seen or changed now if that is news, and otherwise answers what it has."""
+        # every posting read again asks the store, even with content this process served
+        # before: another process may have seen an edit in between, and all must agree
+        ask = [p for pid in ids if (p := winners.get(pid)) is not None and p is not old.postings.get(pid)]
         if not ask:
             return
         found = self.store.record_postings((Seen(p.id, p.content_hash, p.date_posted) for p in ask), self.clock())
@@ -377,6 +400,10 @@ def _with_dates(posting: Posting, date_posted: datetime, updated: datetime) -> P
     if (posting.date_posted, posting.updated) == (date_posted, updated):
         return posting
     return replace(posting, date_posted=date_posted, updated=updated)  # rare: a served file's duplicate won back
+
+
+def _same_content(old: Snapshot, new: Snapshot) -> bool:
+    return new.version == old.version and new.problems == old.problems and new.postings == old.postings
 
 
 def _same_result(before: ReadResult | None, now: ReadResult) -> bool:

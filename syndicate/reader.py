@@ -8,29 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import PurePosixPath
 from typing import Any
 
-import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from .model import Address, ApplicantLocation, Company, Posting, Salary, posting_from_record, posting_to_record
 from .schema import KEY_ALIASES, KNOWN_KEYS, FieldProblem, validate_front_matter
 from .text import render_markdown, repair_mojibake
+from .yamltext import FrontMatterError, load_front_matter
+
+log = logging.getLogger(__name__)
 
 ERROR = "error"
 WARNING = "warning"
 BOM = b"\xef\xbb\xbf"
 _YAML = YAMLHandler()
-
-
-class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """Safe YAML that leaves timestamps as text: the schema parses dates and names the bad ones."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 
 
 @dataclass(frozen=True)
@@ -98,13 +94,10 @@ def _split(text: str) -> tuple[dict[str, Any], str]:
     except ValueError:
         raise _Rejected("front matter", "front matter is not closed by a '---' line") from None
     try:
-        data = _YAML.load(front, Loader=_Loader)
-    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        # the front matter text starts right after the opening "---", so its line 0 is file line 1
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise _Rejected("front matter", f"invalid YAML{where}: {reason}") from None
+        # the front matter text starts right after the opening "---": its line 0 is file line 1
+        data = load_front_matter(front, first_line=1)
+    except FrontMatterError as exc:
+        raise _Rejected("front matter", str(exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -210,6 +203,12 @@ def read_posting(raw: bytes, source: str, tz: tzinfo) -> ReadResult:
         )
     except _Rejected as exc:
         return _rejected(source, posting_id, [FieldProblem(exc.field, exc.message)], warnings)
+    except RecursionError:
+        return _rejected(source, posting_id, [FieldProblem("front matter", "nested too deeply")], warnings)
+    except Exception as exc:  # a bug of ours must cost one file, not the service
+        log.exception("reading %s failed", source)
+        problem = FieldProblem("file", f"could not be read: {type(exc).__name__} (a bug; see the log)")
+        return _rejected(source, posting_id, [problem], warnings)
     problems = tuple(Problem(source, posting.id, WARNING, f, m) for f, m in warnings)
     return ReadResult(source, posting, problems)
 

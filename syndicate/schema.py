@@ -6,6 +6,7 @@ values or a list of ``FieldProblem`` naming the field and the bad value.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
@@ -26,6 +27,7 @@ from pydantic import (
 from .model import EMPLOYMENT_TYPES, SALARY_UNITS, Remote, Status
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+MAX_ID_LENGTH = 200  # the store's column
 KNOWN_KEYS = frozenset(
     {
         "id", "title", "company", "location", "remote", "applicant_locations",
@@ -205,6 +207,8 @@ class SalaryIn(BaseModel):
     def _amount(cls, value: Any) -> Any:
         if isinstance(value, bool) or (value is not None and not isinstance(value, int | float)):
             raise ValueError(f"must be a number, got {value!r}")
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"must be a finite number, got {value!r}")
         if value is not None and value < 0:
             raise ValueError(f"must not be negative, got {value!r}")
         return value
@@ -268,6 +272,8 @@ class FrontMatter(BaseModel):
                 f"must be a URL-safe slug (lowercase letters, digits, '-'; "
                 f"starting with a letter or digit), got {value!r}"
             )
+        if len(value) > MAX_ID_LENGTH:
+            raise ValueError(f"must be at most {MAX_ID_LENGTH} characters, got {len(value)}")
         return value
 
     @field_validator("company", mode="before")

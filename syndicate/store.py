@@ -76,7 +76,7 @@ class Seen:
 
 
 def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every value we store is UTC.
+    # Every value is stored in UTC: SQLite drops the offset, and hands back naive datetimes.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -177,9 +177,9 @@ class Store:
                 rows = [
                     {
                         "id": s.id,
-                        "first_seen": now,
+                        "first_seen": _utc(now),
                         "content_hash": s.content_hash,
-                        "changed_at": min(s.date_posted, now) if s.date_posted else now,
+                        "changed_at": _utc(min(s.date_posted, now) if s.date_posted else now),
                     }
                     for s in chunk
                 ]
@@ -189,7 +189,7 @@ class Store:
                     posting_state.update()
                     .where(posting_state.c.id == sa.bindparam("b_id"))
                     .where(posting_state.c.content_hash != sa.bindparam("b_hash"))
-                    .values(content_hash=sa.bindparam("b_hash"), changed_at=now),
+                    .values(content_hash=sa.bindparam("b_hash"), changed_at=_utc(now)),
                     [{"b_id": s.id, "b_hash": s.content_hash} for s in moved],
                 )
         # read back what is stored: another process may have written first, and all must agree

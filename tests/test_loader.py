@@ -7,10 +7,12 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import posting_text, write
 
+import syndicate.loader
 import syndicate.parallel
 from syndicate.loader import PostingLoader, scan
 from syndicate.reader import ERROR
@@ -295,7 +297,8 @@ def test_restart_does_not_parse_unchanged_files(postings_dir: Path, store: Store
     assert warm.postings == cold.postings
 
 
-def test_an_edited_file_is_not_served_from_the_cache(postings_dir: Path, store: Store, clock) -> None:
+def test_an_edited_file_is_not_served_from_the_cache(postings_dir: Path, store: Store, clock, monkeypatch) -> None:
+    monkeypatch.setattr(syndicate.loader, "RACY_NS", 0)  # trust fresh stamps: only ctime can tell the edit
     path = write(postings_dir, "a.md", posting_text(title="Before"))
     PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh()
     before = path.stat()
@@ -367,3 +370,61 @@ def test_incremental_reloads_equal_full_rebuilds(tmp_path: Path, store: Store, c
         assert dict(one.postings) == dict(other.postings), step
         assert one.problems == other.problems, step
         assert one.version == other.version, step
+
+
+def test_a_fifo_named_like_a_posting_is_skipped_not_waited_on(postings_dir: Path, make_loader) -> None:
+    os.mkfifo(postings_dir / "pipe.md")
+    write(postings_dir, "a.md", posting_text())
+    loaded: list = []
+    worker = threading.Thread(target=lambda: loaded.append(make_loader(postings_dir).refresh()), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the loader blocked on a FIFO"
+    assert list(loaded[0].postings) == ["a"]
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_serve(postings_dir: Path, make_loader, caplog) -> None:
+    write(postings_dir, "a.md", posting_text())
+    with open(os.path.join(os.fsencode(postings_dir), b"caf\xe9.md"), "wb") as handle:  # Latin-1 bytes
+        handle.write(posting_text("cafe").encode())
+    snapshot = make_loader(postings_dir).refresh()
+    assert list(snapshot.postings) == ["a"]
+    assert "caf\ufffd.md: file: error: the file name is not printable UTF-8 text" in caplog.text
+
+
+def test_the_parse_cache_is_not_shared_across_time_zones(postings_dir: Path, store: Store, clock, monkeypatch) -> None:
+    monkeypatch.setattr(syndicate.loader, "RACY_NS", 0)  # let the second loader trust the stamp
+    write(postings_dir, "a.md", posting_text(date_posted="2026-01-01"))
+    utc = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh().get("a")
+    berlin_zone = ZoneInfo("Europe/Berlin")
+    berlin = PostingLoader(postings_dir, store, berlin_zone, 1 << 20, clock=clock).refresh().get("a")
+    assert utc.date_posted == datetime(2026, 1, 1, tzinfo=UTC)
+    assert berlin.date_posted == datetime(2026, 1, 1, tzinfo=berlin_zone)
+
+
+def test_dates_with_an_offset_survive_the_store(postings_dir: Path, store: Store, clock) -> None:
+    write(postings_dir, "a.md", posting_text(date_posted="2026-01-01T00:00:00+05:00"))
+    first = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh().get("a")
+    restarted = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh().get("a")
+    assert first.updated == first.date_posted == datetime(2025, 12, 31, 19, tzinfo=UTC)
+    assert restarted.updated == first.updated
+
+
+def test_processes_agree_after_an_edit_only_one_of_them_saw(postings_dir: Path, database_url: str, clock) -> None:
+    """A sees an edit and its revert; B sees only the file touched. Both then serve the same dates."""
+    write(postings_dir, "a.md", posting_text(title="Original"))
+    stores = [Store(database_url), Store(database_url)]
+    for s in stores:
+        s.migrate()
+    a = PostingLoader(postings_dir, stores[0], UTC, 1 << 20, clock=clock)
+    b = PostingLoader(postings_dir, stores[1], UTC, 1 << 20, clock=clock)
+    a.refresh(), b.refresh()
+    clock.advance(hours=1)
+    bump_mtime(write(postings_dir, "a.md", posting_text(title="Edited")))
+    a.refresh()
+    clock.advance(hours=1)
+    bump_mtime(write(postings_dir, "a.md", posting_text(title="Original")))
+    assert a.refresh().get("a").updated == b.refresh().get("a").updated == clock.now
+    assert a.snapshot.version == b.snapshot.version
+    for s in stores:
+        s.close()

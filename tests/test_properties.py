@@ -72,3 +72,24 @@ near_valid = st.fixed_dictionaries(
 def test_near_valid_front_matter_gives_a_posting_or_clear_errors(data: dict, body: str) -> None:
     dumped = yaml.safe_dump(data, allow_unicode=True)
     check(read_posting(f"---\n{dumped}---\n{body}".encode("utf-8", "surrogatepass"), "gen/p.md", UTC_ZONE))
+
+
+# Raw YAML text, not a dump of tidy objects: anchors, aliases, tags, flow and block
+# nesting, YAML 1.1 look-alikes. Whatever the author types, a result comes back.
+fragments = st.sampled_from(
+    [
+        "title: T\n", "company: C\n", "tags: ", "salary: ", "location: ", "id: ", "x: ", "- ", "? ", ": ",
+        "&a ", "*a", "&b ", "*b", "!!set ", "!!binary ", "!!str ", "!!python/name:os.system ", "!!omap ",
+        "[", "]", "{", "}", ", ", "\n", "  ", "|\n  ", ">\n  ", "'", '"', "#", "%YAML 1.1\n", "---\n", "...\n",
+        "007", "0x1F", "1:30", ".nan", "-.inf", "NO", "yes", "~", "2026-13-01", "2026-11-01T25:00", "1e999",
+        "\u00c3\u00a9", "\ufeff", "\t", "\\u0000",
+    ]
+)  # fmt: skip
+raw_yaml = st.lists(fragments, max_size=40).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw_yaml, st.text(max_size=50))
+def test_any_yaml_text_gives_a_posting_or_clear_errors(front: str, body: str) -> None:
+    check(read_posting(f"---\ntitle: T\ncompany: C\n{front}\n---\n{body}".encode(), "gen/p.md", UTC_ZONE))
+    check(read_posting(f"---\n{front}\n---\n{body}".encode(), "gen/p.md", UTC_ZONE))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from html.parser import HTMLParser
 
 import pytest
 from conftest import UTC_ZONE, posting_text
@@ -219,17 +220,39 @@ Hello <script>alert(1)</script> world.
 
 [md link](javascript:alert(5)) [data](data:text/html;base64,PHNjcmlwdD4=) <iframe src="https://evil.example"></iframe>
 
-<p style="x" onmouseover="alert(6)">styled</p> <svg onload=alert(7)></svg> <a href="https://ok.example">ok</a>
+<p style="x" onmouseover="alert(6)">styled</p> <svg onload=alert(7)></svg>
+
+[ok](https://ok.example) <b>raw</b>
+
+<https://auto.example> <javascript:alert(8)>
 """
+
+
+class Elements(HTMLParser):
+    """Every tag and attribute of a document, as a browser's tokenizer sees them."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [(name, value or "") for name, value in attrs]
 
 
 def test_body_html_is_sanitised() -> None:
     html = read(posting_text() + XSS_BODY).posting.description_html
-    lowered = html.lower()
-    for bad in ("<script", "onerror", "onclick", "onmouseover", "onload", "javascript:", "data:", "<iframe", "<svg"):
-        assert bad not in lowered, (bad, html)
+    found = Elements(html)
+    assert not {"script", "iframe", "svg", "img", "style"} & set(found.tags), html
+    assert not [name for name, _ in found.attributes if name.startswith("on") or name == "style"], html
+    urls = [value.strip().lower() for name, value in found.attributes if name in ("href", "src")]
+    assert not [u for u in urls if u.startswith(("javascript:", "data:", "vbscript:"))], html
     assert '<a href="https://ok.example" rel="nofollow noopener noreferrer">ok</a>' in html
-    assert "click" in html and "styled" in html  # text survives, only the danger goes
+    assert '<a href="https://auto.example" rel="nofollow noopener noreferrer">' in html
+    assert "click" in html and "Hello" in html  # text survives, only the danger goes
+    assert "<b>" not in html and "style" not in html  # raw HTML is left out: Markdown says it all
 
 
 def test_gfm_tables_and_lists_render() -> None:
@@ -359,3 +382,83 @@ def test_bad_input_is_left_out_with_a_clear_error(raw: bytes, expected: list[tup
 def test_id_from_a_file_name_that_is_not_a_slug_is_an_error() -> None:
     result = read(posting_text(), "Senior Dev.md")
     assert only_errors(result) == [("id", slug_error("Senior Dev"))]
+
+
+# --- hostile YAML: plain data only, values as written -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("front", "message"),
+    [
+        pytest.param(
+            "title: &a [*a]\ncompany: X",
+            "invalid YAML at line 2, column 12: aliases (*a) are not allowed",
+            id="self-alias",
+        ),
+        pytest.param(
+            "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\ntitle: T\ncompany: C",
+            "invalid YAML at line 3, column 8: aliases (*a) are not allowed",
+            id="alias-bomb",
+        ),
+        pytest.param(
+            "title: T\ncompany: C\ntags: !!set {a, b}",
+            "invalid YAML at line 4, column 7: the tag 'tag:yaml.org,2002:set' is not allowed in front matter",
+            id="set",
+        ),
+        pytest.param(
+            "title: T\ncompany: C\nlogo: !!binary aGk=",
+            "invalid YAML at line 4, column 7: the tag 'tag:yaml.org,2002:binary' is not allowed in front matter",
+            id="binary",
+        ),
+        pytest.param(
+            "title: T\ncompany: C\nx: !!python/object:os.system {}",
+            "invalid YAML at line 4, column 4: could not determine a constructor for the tag "
+            "'tag:yaml.org,2002:python/object:os.system'",
+            id="python-object",
+        ),
+    ],
+)
+def test_hostile_yaml_is_refused_with_the_line(front: str, message: str) -> None:
+    assert only_errors(read(f"---\n{front}\n---\nbody\n")) == [("front matter", message)]
+
+
+def test_deep_nesting_is_an_error_not_a_crash() -> None:
+    result = read("---\ntitle: T\ncompany: C\nx: " + "[" * 3000 + "]" * 3000 + "\n---\n")
+    assert result.posting is None
+    assert [p.field for p in result.errors] == ["front matter"]
+
+
+def test_yaml_1_1_surprises_keep_the_text_as_written() -> None:
+    p = read(
+        posting_text(
+            "007",
+            location="{city: Oslo, country: NO, postal_code: 0150}",
+            applicant_locations="[NO, SE]",
+            department="1:30",
+            remote="yes",
+        )
+    ).posting
+    assert p.id == "007"
+    assert p.locations[0].country == "NO" and p.locations[0].postal_code == "0150"
+    assert [a.name for a in p.applicant_locations] == ["NO", "SE"]
+    assert p.department == "1:30"
+    assert p.remote is Remote.ALLOWED
+
+
+def test_numbers_must_be_plain_and_finite() -> None:
+    for salary, message in [
+        ("{min: .nan, max: 10, currency: USD, per: HOUR}", "must be a finite number, got nan"),
+        ("{value: .inf, currency: USD, per: HOUR}", "must be a finite number, got inf"),
+        ("{value: 0x1F, currency: USD, per: HOUR}", "must be a number, got '0x1F'"),
+    ]:
+        errors = only_errors(read(posting_text(salary=salary)))
+        assert [m for _, m in errors] == [message], salary
+
+
+def test_an_id_longer_than_the_store_allows_is_an_error() -> None:
+    assert only_errors(read(posting_text("a" * 201))) == [("id", "must be at most 200 characters, got 201")]
+
+
+def test_direct_apply_yes_is_not_a_boolean() -> None:
+    assert only_errors(read(posting_text(direct_apply="yes"))) == [("direct_apply", "must be true or false, got 'yes'")]
