@@ -195,6 +195,9 @@ def _gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        # what a load leaves alive lives long: keep it out of later collections (it is
+        # still freed by reference counting when a newer snapshot replaces it)
+        gc.freeze()
         if was_enabled:
             gc.enable()
 
@@ -217,7 +220,7 @@ def _distrust_racy(stamps: dict[str, Stamp], now_ns: int) -> dict[str, Stamp]:
 def stamp_text(stamp: Stamp, tz: tzinfo) -> str:
     """A file's stamp as the parse cache keeps it: a cached result counts only for the
     same file state, parser version and time zone."""
-    return f"{PARSER_VERSION}:{tz}:" + ":".join(map(str, stamp))
+    return f"{PARSER_VERSION}:{tz}:%d:%d:%d:%d" % stamp
 
 
 EMPTY = Snapshot("0" * 16, 0, datetime.min.replace(tzinfo=UTC), MappingProxyType({}), (), {}, {}, {})

@@ -150,6 +150,8 @@ class Posting:
 # --- the parse-cache record: a JSON-safe dict that rebuilds a Posting cheaply ---
 
 _DATES = ("date_posted", "valid_through", "updated")
+_REMOTE = {member.value: member for member in Remote}  # a dict look-up: Enum() costs 1 us a call
+_STATUS = {member.value: member for member in Status}
 
 
 def _plain(obj: Any) -> dict[str, Any]:
@@ -177,11 +179,11 @@ def posting_from_record(record: dict[str, Any]) -> Posting:
     r = dict(record)
     r["company"] = Company(**r["company"])
     r["locations"] = tuple(Address(**a) for a in r["locations"])
-    r["remote"] = Remote(r["remote"])
+    r["remote"] = _REMOTE[r["remote"]]
     r["applicant_locations"] = tuple(ApplicantLocation(**a) for a in r["applicant_locations"])
     r["employment_types"] = tuple(r["employment_types"])
     r["salary"] = Salary(**r["salary"]) if r["salary"] else None
-    r["status"] = Status(r["status"])
+    r["status"] = _STATUS[r["status"]]
     r["tags"] = tuple(r["tags"])
     r["extra"] = tuple((k, v) for k, v in r["extra"])
     for name in _DATES:

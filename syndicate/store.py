@@ -212,7 +212,7 @@ class Store:
             else:
                 batches = (conn.execute(sa.select(*columns).where(posting_state.c.id.in_(c))) for c in _chunks(ids))
             for rows in batches:
-                for pid, content_hash, first_seen, changed_at in rows:
+                for pid, content_hash, first_seen, changed_at in rows.all():  # all(): one fetch, not one per row
                     if pid in wanted:
                         found[pid] = (content_hash, PostingDates(_utc(first_seen), _utc(changed_at)))
         return found
@@ -231,7 +231,7 @@ class Store:
                 batches = (conn.execute(query.where(parse_cache.c.source.in_(c))) for c in _chunks(sources))
             wanted = set(sources)
             for rows in batches:
-                for row in rows:
+                for row in rows.all():
                     if row.source in wanted:
                         found[row.source] = CacheEntry(*row)
         return found
@@ -241,7 +241,7 @@ class Store:
         found: dict[str, CacheEntry] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(list(keys)):
-                for row in conn.execute(sa.select(*parse_cache.c).where(parse_cache.c.key.in_(chunk))):
+                for row in conn.execute(sa.select(*parse_cache.c).where(parse_cache.c.key.in_(chunk))).all():
                     found[row.key] = CacheEntry(*row)
         return found
 
