@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 from flask import current_app
 
+from .files import read_folder
 from .lint import counts, lint
-from .loader import read_folder, utcnow
+from .loader import utcnow
 
 
 @click.group("syndicate")

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from .loader import EMPTY, resolve_duplicates
 from .model import Posting, Remote, Status
 from .reader import ERROR, WARNING, Problem, ReadResult
+from .snapshot import EMPTY, resolve_duplicates
 
 
 def _warn(posting: Posting, field: str, message: str) -> Problem:

@@ -11,179 +11,41 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
-import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import MappingProxyType
 
+from . import files
+from .files import UNKNOWN, Stamp, distrust_racy, read_bytes, scan
 from .model import Posting
 from .parallel import parse_many
-from .reader import ERROR, Problem, ReadResult, read_posting, rejected_file, result_from_json
+from .reader import ERROR, ReadResult, result_from_json
+from .snapshot import (
+    EMPTY,
+    Snapshot,
+    parse_problem_count,
+    posting_digest,
+    resolve_changes,
+    resolve_duplicates,
+    same_content,
+    same_result,
+    version_of,
+)
 from .store import CacheEntry, Seen, Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = (".md", ".markdown", ".txt")
-_EXTENSIONS = EXTENSIONS
 # Bump when parsing or rendering changes, so cached results of older code are not used.
 PARSER_VERSION = "1"
-
-# (mtime_ns, ctime_ns, size, inode): a file whose stamp is unchanged is not re-read. ctime moves
-# on every write or rename and cannot be set back, so a same-size edit with a restored mtime shows.
-Stamp = tuple[int, int, int, int]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def is_posting_name(name: str) -> bool:
-    """Posting files by extension; hidden files and editor debris are not postings.
-
-    Skipped: ``.x.swp`` and ``.#x.md`` (hidden: Vim swap, Emacs lock), ``#x.md#``
-    (Emacs autosave), ``x.md~`` (backup: the extension is not the last thing).
-    """
-    return not name.startswith((".", "#")) and name.lower().endswith(_EXTENSIONS)
-
-
-def _encodable(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:  # bytes that are not UTF-8 come back as surrogates
-        return False
-    return True
-
-
-def scan(root: Path, unusable: list[str] | None = None) -> dict[str, Stamp]:
-    """Every posting file below ``root`` with its stamp: one ``stat`` per file, no reads.
-
-    Symbolic links are followed only to files inside ``root``; linked folders
-    are not entered (they would list the same files twice); only regular files
-    count. Files whose names are not UTF-8 text are listed in ``unusable``. This
-    loop is the whole cost of a no-change check, so it does no more than it must.
-    """
-    real_root = os.path.realpath(root)
-    found: dict[str, Stamp] = {}
-    pending = [(str(root), "")]
-    while pending:
-        folder, prefix = pending.pop()
-        try:
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError as exc:
-            log.warning("cannot list %s: %s", folder, exc)
-            continue
-        try:
-            # listing by descriptor makes each stat relative to it (fstatat): no path walk per file
-            entries = list(os.scandir(fd))
-        except OSError as exc:
-            log.warning("cannot list %s: %s", folder, exc)
-            entries = []
-        try:
-            for entry in entries:
-                name = entry.name
-                if name.startswith((".", "#")):
-                    continue
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        pending.append((os.path.join(folder, name), f"{prefix}{name}/"))
-                        continue
-                    if not name.lower().endswith(_EXTENSIONS):
-                        continue
-                    if entry.is_symlink():
-                        target = os.path.realpath(os.path.join(folder, name))
-                        if os.path.commonpath([real_root, target]) != real_root or not os.path.isfile(target):
-                            continue
-                    st = entry.stat()  # follows a link inside the root to its file
-                except OSError:
-                    continue  # removed while we looked: it is simply not there
-                if not stat.S_ISREG(st.st_mode):
-                    continue  # a FIFO or device named x.md would block the reader
-                if not name.isprintable() or not _encodable(name):
-                    if unusable is not None:
-                        unusable.append(f"{prefix}{name}".encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
-                    continue
-                found[f"{prefix}{name}"] = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
-        finally:
-            os.close(fd)
-    return found
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One consistent view of the postings folder. Never mutated."""
-
-    version: str
-    generation: int
-    loaded_at: datetime
-    postings: Mapping[str, Posting]  # id -> posting, every status
-    problems: tuple[Problem, ...]
-    results: Mapping[str, ReadResult] = field(repr=False)  # source -> what the file yielded
-    digests: Mapping[str, int] = field(repr=False)  # id -> its part of the version
-    duplicates: Mapping[str, tuple[Problem, ...]] = field(repr=False)  # id -> files left out for it
-
-    def get(self, posting_id: str) -> Posting | None:
-        return self.postings.get(posting_id)
-
-    def open_postings(self, now: datetime) -> list[Posting]:
-        """Open postings at ``now``, newest first (ties: by id)."""
-        live = [p for p in self.postings.values() if p.is_open_at(now)]
-        live.sort(key=lambda p: p.id)
-        live.sort(key=lambda p: p.date_posted, reverse=True)
-        return live
-
-    @property
-    def errors(self) -> tuple[Problem, ...]:
-        return tuple(p for p in self.problems if p.level == ERROR)
-
-
-def read_bytes(root: Path, source: str, max_bytes: int) -> bytes | ReadResult | None:
-    """The file's bytes; a rejection if it is too large or unreadable; ``None`` if it is gone."""
-    try:
-        fd = os.open(root / source, os.O_RDONLY | os.O_NONBLOCK)  # never wait on a FIFO swapped in
-    except FileNotFoundError:
-        return None  # removed since the scan; the next scan drops it
-    except OSError as exc:
-        return rejected_file(source, "file", f"cannot read the file: {exc.strerror or exc}")
-    try:
-        size = os.fstat(fd).st_size
-        if size > max_bytes:
-            return rejected_file(
-                source,
-                "file",
-                f"the file is {size} bytes, over the limit of {max_bytes} (SYNDICATE_MAX_POSTING_BYTES)",
-            )
-        chunks = []
-        while chunk := os.read(fd, max_bytes + 1):  # plain os.read: a third of open()'s cost per file
-            chunks.append(chunk)
-            if sum(map(len, chunks)) > max_bytes:
-                break
-        return b"".join(chunks)
-    except FileNotFoundError:
-        return None  # removed since the scan; the next scan drops it
-    except OSError as exc:
-        return rejected_file(source, "file", f"cannot read the file: {exc.strerror or exc}")
-    finally:
-        os.close(fd)
-
-
-def read_folder(root: Path, tz: tzinfo, max_bytes: int) -> dict[str, ReadResult]:
-    """Read every posting file below ``root`` without the store (what lint uses)."""
-    results: dict[str, ReadResult] = {}
-    unusable: list[str] = []
-    stamps = scan(root, unusable)
-    for name in unusable:
-        results[name] = rejected_file(name, "file", "the file name is not printable UTF-8 text; rename the file")
-    for source in sorted(stamps):
-        raw = read_bytes(root, source, max_bytes)
-        if raw is not None:
-            results[source] = raw if isinstance(raw, ReadResult) else read_posting(raw, source, tz)
-    return results
 
 
 @contextmanager
@@ -202,29 +64,13 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-# File times advance in clock ticks (often 4 ms): a file written again within the tick of an
-# earlier read can keep its stamp. As git does with its index, a stamp that recent is not
-# trusted: it is recorded as unknown, so the file is looked at again (by the hash of its
-# bytes, so nothing is parsed twice) until its stamp is old enough to mean something.
-RACY_NS = 100_000_000
-UNKNOWN = -1
-
-
-def _distrust_racy(stamps: dict[str, Stamp], now_ns: int) -> dict[str, Stamp]:
-    for source, (mtime, ctime, size, inode) in stamps.items():
-        if max(mtime, ctime) >= now_ns - RACY_NS:
-            stamps[source] = (UNKNOWN, ctime, size, inode)
-    return stamps
+INCREMENTAL_UP_TO = 256  # changed files; beyond this a reload rebuilds the whole snapshot
 
 
 def stamp_text(stamp: Stamp, tz: tzinfo) -> str:
     """A file's stamp as the parse cache keeps it: a cached result counts only for the
     same file state, parser version and time zone."""
     return f"{PARSER_VERSION}:{tz}:%d:%d:%d:%d" % stamp
-
-
-EMPTY = Snapshot("0" * 16, 0, datetime.min.replace(tzinfo=UTC), MappingProxyType({}), (), {}, {}, {})
-INCREMENTAL_UP_TO = 256  # changed files; beyond this a reload rebuilds the whole snapshot
 
 
 def cache_key(source: str, raw: bytes, tz: tzinfo) -> str:
@@ -284,9 +130,10 @@ class PostingLoader:
         self._last_check = time.monotonic()
         old = self._snapshot
         unusable: list[str] = []
-        stamps = _distrust_racy(scan(self.root, unusable) if self.root.is_dir() else {}, time.time_ns())
+        scanned = scan(self.root, unusable) if self.root.is_dir() else {}
+        stamps = distrust_racy(scanned, time.time_ns(), files.RACY_NS)
         for name in set(unusable) - self._unusable:
-            log.warning("posting %s: file: error: the file name is not printable UTF-8 text; rename the file", name)
+            log.warning("posting %s: file: error: %s", name, files.UNUSABLE_NAME)
         self._unusable = frozenset(unusable)
         if stamps == self._stamps and old is not EMPTY and not self._unsure:
             return old
@@ -300,10 +147,10 @@ class PostingLoader:
             results.pop(source, None)
         results.update(fresh)
         new = self._build(old, results, {*changed, *removed})
-        if old is not EMPTY and _same_content(old, new):
+        if old is not EMPTY and same_content(old, new):
             return old  # touched, or re-read because its stamp was unsure: keep the snapshot (and its caches)
         for source in sorted(fresh):
-            if not _same_result(old.results.get(source), fresh[source]):
+            if not same_result(old.results.get(source), fresh[source]):
                 for problem in fresh[source].problems:
                     log.log(logging.WARNING if problem.level == ERROR else logging.INFO, "posting %s", problem)
         self._snapshot = new
@@ -353,7 +200,7 @@ class PostingLoader:
         if incremental:
             winners, duplicates, affected = resolve_changes(results, old, touched)
             digests = dict(old.digests)
-            kept = [p for p in old.problems[: _parse_problem_count(old)] if p.file not in touched]
+            kept = [p for p in old.problems[: parse_problem_count(old)] if p.file not in touched]
             fresh = [p for source in touched if source in results for p in results[source].problems]
             parse_problems = sorted(kept + fresh, key=lambda p: p.file)  # stable: a file's own order stays
         else:
@@ -368,10 +215,10 @@ class PostingLoader:
             elif old.postings.get(pid) is winners[pid] and pid in old.digests:
                 digests[pid] = old.digests[pid]
             else:
-                digests[pid] = _digest(winners[pid])
+                digests[pid] = posting_digest(winners[pid])
         problems = parse_problems + [p for pid in sorted(duplicates) for p in duplicates[pid]]
         return Snapshot(
-            version=_version(digests),
+            version=version_of(digests),
             generation=old.generation + 1,
             loaded_at=self.clock(),
             postings=MappingProxyType(winners),
@@ -403,97 +250,3 @@ def _with_dates(posting: Posting, date_posted: datetime, updated: datetime) -> P
     if (posting.date_posted, posting.updated) == (date_posted, updated):
         return posting
     return replace(posting, date_posted=date_posted, updated=updated)  # rare: a served file's duplicate won back
-
-
-def _same_content(old: Snapshot, new: Snapshot) -> bool:
-    return new.version == old.version and new.problems == old.problems and new.postings == old.postings
-
-
-def _same_result(before: ReadResult | None, now: ReadResult) -> bool:
-    if before is None or before.problems != now.problems:
-        return False
-    if before.posting is None or now.posting is None:
-        return before.posting is now.posting
-    return (before.posting.id, before.posting.content_hash) == (now.posting.id, now.posting.content_hash)
-
-
-def _parse_problem_count(snapshot: Snapshot) -> int:
-    return len(snapshot.problems) - sum(len(v) for v in snapshot.duplicates.values())
-
-
-def _digest(posting: Posting) -> int:
-    posted, updated = posting.date_posted.timestamp(), posting.updated.timestamp()  # type: ignore[union-attr]
-    text = f"{posting.id}\0{posting.content_hash}\0{posted}\0{updated}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
-
-
-def _version(digests: Mapping[str, int]) -> str:
-    """Same served postings, same version, in every process: an order-free combination
-    (ids are unique, so XOR of per-posting digests cannot cancel out)."""
-    combined = len(digests)
-    for value in digests.values():
-        combined ^= value
-    return f"{combined:016x}"
-
-
-def _pick(posting_id: str, candidates: list[Posting], served_source: str | None) -> tuple[Posting, tuple[Problem, ...]]:
-    """The contract's rule: the file already served keeps the id; among new files the one
-    whose stem equals the id wins, then the first by path. The others are reported."""
-    ordered = sorted(
-        candidates,
-        key=lambda p: (p.source != served_source, PurePosixPath(p.source).stem != posting_id, p.source),
-    )
-    winner = ordered[0]
-    message = f"duplicate id {posting_id!r}: already used by {winner.source}; this file is left out"
-    return winner, tuple(Problem(p.source, posting_id, ERROR, "id", message) for p in ordered[1:])
-
-
-def resolve_duplicates(
-    results: Mapping[str, ReadResult], old: Snapshot
-) -> tuple[dict[str, Posting], dict[str, tuple[Problem, ...]]]:
-    """One posting per id over all ``results``; the files left out, per id."""
-    winners: dict[str, Posting] = {}
-    clashes: dict[str, list[Posting]] = {}
-    for result in results.values():
-        posting = result.posting
-        if posting is None:
-            continue
-        if posting.id in winners:
-            clashes.setdefault(posting.id, [winners[posting.id]]).append(posting)
-        else:
-            winners[posting.id] = posting
-    duplicates: dict[str, tuple[Problem, ...]] = {}
-    for posting_id, candidates in clashes.items():
-        served = old.postings.get(posting_id)
-        winners[posting_id], duplicates[posting_id] = _pick(posting_id, candidates, served.source if served else None)
-    return winners, duplicates
-
-
-def resolve_changes(
-    results: Mapping[str, ReadResult], old: Snapshot, touched: set[str]
-) -> tuple[dict[str, Posting], dict[str, tuple[Problem, ...]], set[str]]:
-    """What ``resolve_duplicates`` gives, computed from ``old`` for the ids that ``touched``
-    files had or have now (also returned): a one-file reload need not look at every file."""
-    affected = set()
-    for source in touched:
-        for result in (old.results.get(source), results.get(source)):
-            if result is not None and result.posting is not None:
-                affected.add(result.posting.id)
-    winners = dict(old.postings)
-    duplicates = {pid: problems for pid, problems in old.duplicates.items() if pid not in affected}
-    for pid in affected:
-        served = old.postings.get(pid)
-        # every untouched file with this id was the served one or one left out for it
-        sources = {p.file for p in old.duplicates.get(pid, ())}
-        if served is not None:
-            sources.add(served.source)
-        sources -= touched
-        sources |= {s for s in touched if (r := results.get(s)) is not None and r.posting and r.posting.id == pid}
-        candidates = [results[s].posting for s in sorted(sources)]
-        if not candidates:
-            winners.pop(pid, None)
-        elif len(candidates) == 1:
-            winners[pid] = candidates[0]  # type: ignore[assignment]
-        else:
-            winners[pid], duplicates[pid] = _pick(pid, candidates, served.source if served else None)  # type: ignore[arg-type]
-    return winners, duplicates, affected

@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import posting_text, write
 
+import syndicate.files
 import syndicate.loader
 import syndicate.parallel
-from syndicate.loader import PostingLoader, scan
+from syndicate.files import scan
+from syndicate.loader import PostingLoader
 from syndicate.reader import ERROR
 from syndicate.store import Store
 
@@ -298,7 +300,7 @@ def test_restart_does_not_parse_unchanged_files(postings_dir: Path, store: Store
 
 
 def test_an_edited_file_is_not_served_from_the_cache(postings_dir: Path, store: Store, clock, monkeypatch) -> None:
-    monkeypatch.setattr(syndicate.loader, "RACY_NS", 0)  # trust fresh stamps: only ctime can tell the edit
+    monkeypatch.setattr(syndicate.files, "RACY_NS", 0)  # trust fresh stamps: only ctime can tell the edit
     path = write(postings_dir, "a.md", posting_text(title="Before"))
     PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh()
     before = path.stat()
@@ -339,11 +341,9 @@ def test_incremental_reloads_equal_full_rebuilds(tmp_path: Path, store: Store, c
     what changed keeps serving exactly what a loader that rebuilds everything serves."""
     import random
 
-    import syndicate.loader
-
     # every file here is seconds old at most: without this, all of them would be re-read as
     # "too recent to trust" on every reload, and the incremental path would see no untouched file
-    monkeypatch.setattr(syndicate.loader, "RACY_NS", 0)
+    monkeypatch.setattr(syndicate.files, "RACY_NS", 0)
     rng = random.Random(seed)
     folder = tmp_path / "postings"
     names = [f"{d}{n}.md" for d in ("", "x/", "y/z/") for n in ("a", "b", "dev", "ops", "c")]
@@ -393,7 +393,7 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_serve(postings_di
 
 
 def test_the_parse_cache_is_not_shared_across_time_zones(postings_dir: Path, store: Store, clock, monkeypatch) -> None:
-    monkeypatch.setattr(syndicate.loader, "RACY_NS", 0)  # let the second loader trust the stamp
+    monkeypatch.setattr(syndicate.files, "RACY_NS", 0)  # let the second loader trust the stamp
     write(postings_dir, "a.md", posting_text(date_posted="2026-01-01"))
     utc = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh().get("a")
     berlin_zone = ZoneInfo("Europe/Berlin")
