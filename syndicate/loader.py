@@ -41,7 +41,7 @@ from .store import CacheEntry, Seen, Store
 log = logging.getLogger(__name__)
 
 # Bump when parsing or rendering changes, so cached results of older code are not used.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 
 def utcnow() -> datetime:

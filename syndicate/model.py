@@ -147,45 +147,77 @@ class Posting:
         object.__setattr__(self, "updated", updated)
 
 
-# --- the parse-cache record: a JSON-safe dict that rebuilds a Posting cheaply ---
+# --- the parse-cache record: a JSON-safe list that rebuilds a Posting cheaply ---
+# Positional, in field order: a warm start decodes 10,000 of these, and lists of
+# values decode and construct about twice as fast as dicts of keyword arguments.
 
-_DATES = ("date_posted", "valid_through", "updated")
 _REMOTE = {member.value: member for member in Remote}  # a dict look-up: Enum() costs 1 us a call
 _STATUS = {member.value: member for member in Status}
+HTML_SLOT = 4  # description_html: the cache keeps it in a column of its own
 
 
-def _plain(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
-def posting_to_record(posting: Posting) -> dict[str, Any]:
-    """A JSON-safe dict of every field (no deep copies: the values are immutable)."""
-    record = _plain(posting)
-    record["company"] = _plain(posting.company)
-    record["locations"] = [_plain(a) for a in posting.locations]
-    record["applicant_locations"] = [_plain(a) for a in posting.applicant_locations]
-    record["salary"] = _plain(posting.salary) if posting.salary else None
-    record["remote"] = posting.remote.value
-    record["status"] = posting.status.value
-    for name in _DATES:
-        value = getattr(posting, name)
-        record[name] = value.isoformat() if value else None
-    record["extra"] = [list(item) for item in posting.extra]
-    return record
+def _datetime(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
-def posting_from_record(record: dict[str, Any]) -> Posting:
+def posting_to_record(p: Posting) -> list[Any]:
+    """Every field, JSON-safe, in declaration order."""
+    salary = p.salary
+    return [
+        p.id,
+        p.source,
+        p.title,
+        [p.company.name, p.company.url, p.company.logo],
+        p.description_html,
+        p.content_hash,
+        [[a.street, a.city, a.region, a.postal_code, a.country, a.text] for a in p.locations],
+        p.remote.value,
+        [[a.kind, a.name] for a in p.applicant_locations],
+        list(p.employment_types),
+        [salary.currency, salary.unit, salary.min, salary.max, salary.value] if salary else None,
+        _iso(p.date_posted),
+        _iso(p.valid_through),
+        _iso(p.updated),
+        p.status.value,
+        list(p.tags),
+        p.apply_url,
+        p.direct_apply,
+        p.department,
+        p.experience,
+        p.education,
+        [list(item) for item in p.extra],
+        p.date_posted_given,
+    ]
+
+
+def posting_from_record(r: list[Any]) -> Posting:
     """Inverse of ``posting_to_record``; the record was validated when it was made."""
-    r = dict(record)
-    r["company"] = Company(**r["company"])
-    r["locations"] = tuple(Address(**a) for a in r["locations"])
-    r["remote"] = _REMOTE[r["remote"]]
-    r["applicant_locations"] = tuple(ApplicantLocation(**a) for a in r["applicant_locations"])
-    r["employment_types"] = tuple(r["employment_types"])
-    r["salary"] = Salary(**r["salary"]) if r["salary"] else None
-    r["status"] = _STATUS[r["status"]]
-    r["tags"] = tuple(r["tags"])
-    r["extra"] = tuple((k, v) for k, v in r["extra"])
-    for name in _DATES:
-        r[name] = datetime.fromisoformat(r[name]) if r[name] else None
-    return Posting(**r)
+    return Posting(
+        r[0],
+        r[1],
+        r[2],
+        Company(*r[3]),
+        r[4],
+        r[5],
+        tuple(Address(*a) for a in r[6]),
+        _REMOTE[r[7]],
+        tuple(ApplicantLocation(*a) for a in r[8]),
+        tuple(r[9]),
+        Salary(*r[10]) if r[10] else None,
+        _datetime(r[11]),
+        _datetime(r[12]),
+        _datetime(r[13]),
+        _STATUS[r[14]],
+        tuple(r[15]),
+        r[16],
+        r[17],
+        r[18],
+        r[19],
+        r[20],
+        tuple((k, v) for k, v in r[21]),
+        r[22],
+    )

@@ -16,7 +16,16 @@ from typing import Any
 
 from frontmatter.default_handlers import YAMLHandler
 
-from .model import Address, ApplicantLocation, Company, Posting, Salary, posting_from_record, posting_to_record
+from .model import (
+    HTML_SLOT,
+    Address,
+    ApplicantLocation,
+    Company,
+    Posting,
+    Salary,
+    posting_from_record,
+    posting_to_record,
+)
 from .schema import KEY_ALIASES, KNOWN_KEYS, FieldProblem, validate_front_matter
 from .text import render_markdown, repair_mojibake
 from .yamltext import FrontMatterError, load_front_matter
@@ -235,14 +244,17 @@ def rejected_file(source: str, field: str, message: str) -> ReadResult:
 def result_to_json(result: ReadResult) -> tuple[str, str | None]:
     """``result`` as JSON text for the parse cache, and the description HTML apart (no escaping)."""
     record = posting_to_record(result.posting) if result.posting else None
-    html = record.pop("description_html") if record else None
+    html = None
+    if record is not None:
+        html, record[HTML_SLOT] = record[HTML_SLOT], None
     problems = [[p.id, p.level, p.field, p.message] for p in result.problems]
-    return json.dumps({"posting": record, "problems": problems}, ensure_ascii=False), html
+    return json.dumps([record, problems], ensure_ascii=False), html
 
 
 def result_from_json(source: str, text: str, html: str | None) -> ReadResult:
     """Inverse of ``result_to_json``; ``source`` is the file's path."""
-    data = json.loads(text)
-    posting = posting_from_record({**data["posting"], "description_html": html}) if data["posting"] else None
-    problems = tuple(Problem(source, pid, level, field, message) for pid, level, field, message in data["problems"])
-    return ReadResult(source, posting, problems)
+    record, problems = json.loads(text)
+    if record is not None:
+        record[HTML_SLOT] = html
+    posting = posting_from_record(record) if record is not None else None
+    return ReadResult(source, posting, tuple(Problem(source, *p) for p in problems))

@@ -479,3 +479,14 @@ def test_rendering_frees_what_the_c_renderer_allocates(seed_bytes: bytes) -> Non
     for _ in range(3000):
         render_markdown(body)
     assert resident_mib() - before < 20
+
+
+@pytest.mark.parametrize("text", [FULL, posting_text(team_size="12", perks="[coffee]")], ids=["every-field", "extra"])
+def test_the_cache_form_rebuilds_the_same_posting(text: str) -> None:
+    from syndicate.reader import result_from_json, result_to_json
+
+    result = read(text)
+    cached, html = result_to_json(result)
+    rebuilt = result_from_json(result.source, cached, html)
+    assert rebuilt == result
+    assert rebuilt.posting.salary == result.posting.salary and rebuilt.posting.locations == result.posting.locations
