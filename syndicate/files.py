@@ -133,13 +133,15 @@ def read_folder(root: Path, tz: tzinfo, max_bytes: int) -> dict[str, ReadResult]
 # earlier read can keep its stamp. As git does with its index, a stamp that recent is not
 # trusted: it is recorded as unknown, so the file is looked at again (by the hash of its
 # bytes, so nothing is parsed twice) until its stamp is old enough to mean something.
+# The ctime decides: it moves with every write and cannot be set (an mtime can, even into
+# the future, by tar, rsync -t or touch -d).
 RACY_NS = 100_000_000
 UNKNOWN = -1
 
 
 def distrust_racy(stamps: dict[str, Stamp], now_ns: int, window_ns: int = RACY_NS) -> dict[str, Stamp]:
     """``stamps`` with each one younger than ``window_ns`` marked unknown."""
-    for source, (mtime, ctime, size, inode) in stamps.items():
-        if max(mtime, ctime) >= now_ns - window_ns:
+    for source, (_mtime, ctime, size, inode) in stamps.items():
+        if ctime >= now_ns - window_ns:
             stamps[source] = (UNKNOWN, ctime, size, inode)
     return stamps

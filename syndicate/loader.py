@@ -57,9 +57,6 @@ def _gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        # what a load leaves alive lives long: keep it out of later collections (it is
-        # still freed by reference counting when a newer snapshot replaces it)
-        gc.freeze()
         if was_enabled:
             gc.enable()
 
@@ -123,8 +120,15 @@ class PostingLoader:
             return self._refresh_locked()
 
     def _refresh_locked(self) -> Snapshot:
+        first = self._snapshot is EMPTY
         with _gc_paused():
-            return self._refresh_unpaused()
+            snapshot = self._refresh_unpaused()
+        if first:
+            # what the first load leaves alive lives as long as the process: keep it out of
+            # later collections (reference counting still frees it when replaced). Only
+            # once: freezing on every check would also freeze other threads' garbage.
+            gc.freeze()
+        return snapshot
 
     def _refresh_unpaused(self) -> Snapshot:
         self._last_check = time.monotonic()
@@ -140,19 +144,21 @@ class PostingLoader:
         changed = [s for s, stamp in stamps.items() if self._stamps.get(s) != stamp or s in self._unsure]
         removed = [s for s in self._stamps if s not in stamps]
         fresh = self._read(changed, stamps)
-        self._stamps = stamps
-        self._unsure = frozenset(source for source, stamp in stamps.items() if stamp[0] == UNKNOWN)
         results = dict(old.results)
         for source in (*removed, *changed):  # a changed file that vanished while read is dropped too
             results.pop(source, None)
         results.update(fresh)
         new = self._build(old, results, {*changed, *removed})
-        if old is not EMPTY and same_content(old, new):
+        # only now that the new state is built are the stamps it came from remembered:
+        # a build that fails (the database away) leaves them to be read again next time
+        self._stamps = stamps
+        self._unsure = frozenset(source for source, stamp in stamps.items() if stamp[0] == UNKNOWN)
+        news = [source for source in sorted(fresh) if not same_result(old.results.get(source), fresh[source])]
+        if old is not EMPTY and not news and len(fresh) == len(changed) and not removed and same_content(old, new):
             return old  # touched, or re-read because its stamp was unsure: keep the snapshot (and its caches)
-        for source in sorted(fresh):
-            if not same_result(old.results.get(source), fresh[source]):
-                for problem in fresh[source].problems:
-                    log.log(logging.WARNING if problem.level == ERROR else logging.INFO, "posting %s", problem)
+        for source in news:
+            for problem in fresh[source].problems:
+                log.log(logging.WARNING if problem.level == ERROR else logging.INFO, "posting %s", problem)
         self._snapshot = new
         if old is not EMPTY:
             log.info("postings reloaded: %d file(s) changed, version %s", len(changed), new.version)
@@ -198,13 +204,13 @@ class PostingLoader:
     def _build(self, old: Snapshot, results: dict[str, ReadResult], touched: set[str]) -> Snapshot:
         incremental = old is not EMPTY and len(touched) <= INCREMENTAL_UP_TO
         if incremental:
-            winners, duplicates, affected = resolve_changes(results, old, touched)
+            winners, duplicates, affected = resolve_changes(results, old, touched, self.store.served)
             digests = dict(old.digests)
             kept = [p for p in old.problems[: parse_problem_count(old)] if p.file not in touched]
             fresh = [p for source in touched if source in results for p in results[source].problems]
             parse_problems = sorted(kept + fresh, key=lambda p: p.file)  # stable: a file's own order stays
         else:
-            winners, duplicates = resolve_duplicates(results, old)
+            winners, duplicates = resolve_duplicates(results, old, self.store.served)
             affected, digests = set(winners), {}
             with_problems = sorted(source for source, result in results.items() if result.problems)
             parse_problems = [p for source in with_problems for p in results[source].problems]
@@ -236,7 +242,8 @@ class PostingLoader:
         ask = [p for pid in ids if (p := winners.get(pid)) is not None and p is not old.postings.get(pid)]
         if not ask:
             return
-        found = self.store.record_postings((Seen(p.id, p.content_hash, p.date_posted) for p in ask), self.clock())
+        seen = (Seen(p.id, p.content_hash, p.date_posted, p.source) for p in ask)
+        found = self.store.record_postings(seen, self.clock())
         for posting in ask:
             dates = found[posting.id]
             posted = posting.date_posted if posting.date_posted_given else dates.first_seen

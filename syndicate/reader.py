@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import PurePosixPath
@@ -122,6 +123,8 @@ def _json_safe(value: Any) -> Any:
         return [_json_safe(v) for v in value]
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # NaN is not JSON, and not equal to itself after a round trip
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -226,6 +226,8 @@ class SalaryIn(BaseModel):
 
 
 def _datetime(value: Any, tz: tzinfo, end_of_day: bool) -> datetime:
+    """An aware UTC datetime. A value without an offset is read in ``tz``; every result is
+    UTC, so a posting is the same object whether parsed now or rebuilt from the cache."""
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -233,10 +235,12 @@ def _datetime(value: Any, tz: tzinfo, end_of_day: bool) -> datetime:
         except ValueError:
             raise ValueError(f"must be an ISO 8601 date or datetime, got {value!r}") from None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=tz)
-    if isinstance(value, date):
-        return datetime.combine(value, time(23, 59, 59) if end_of_day else time(0), tzinfo=tz)
-    raise ValueError(f"must be an ISO 8601 date or datetime, got {value!r}")
+        aware = value if value.tzinfo else value.replace(tzinfo=tz)
+    elif isinstance(value, date):
+        aware = datetime.combine(value, time(23, 59, 59) if end_of_day else time(0), tzinfo=tz)
+    else:
+        raise ValueError(f"must be an ISO 8601 date or datetime, got {value!r}")
+    return aware.astimezone(UTC)
 
 
 class FrontMatter(BaseModel):

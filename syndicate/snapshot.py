@@ -6,7 +6,7 @@ Pure functions over read results; the loader does the I/O and swaps snapshots in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -78,12 +78,34 @@ def version_of(digests: Mapping[str, int]) -> str:
     return f"{combined:016x}"
 
 
-def _pick(posting_id: str, candidates: list[Posting], served_source: str | None) -> tuple[Posting, tuple[Problem, ...]]:
-    """The contract's rule: the file already served keeps the id; among new files the one
-    whose stem equals the id wins, then the first by path. The others are reported."""
+# Who served an id before: (file, content hash), from this process's snapshot or, when
+# it has none (a new process), from the store, so every process settles a clash alike.
+Served = Callable[[str], tuple[str, str] | None]
+
+
+def nobody_served(posting_id: str) -> tuple[str, str] | None:
+    return None
+
+
+def _served_by(posting_id: str, old: Snapshot, served: Served) -> tuple[str, str] | None:
+    posting = old.postings.get(posting_id)
+    return (posting.source, posting.content_hash) if posting else served(posting_id)
+
+
+def _pick(
+    posting_id: str, candidates: list[Posting], kept: tuple[str, str] | None
+) -> tuple[Posting, tuple[Problem, ...]]:
+    """The contract's rule: the posting already served keeps the id (its file, or the same
+    content under another name); among new files the one whose stem equals the id wins,
+    then the first by path. The others are reported."""
+    kept_source, kept_hash = kept or (None, None)
     ordered = sorted(
         candidates,
-        key=lambda p: (p.source != served_source, PurePosixPath(p.source).stem != posting_id, p.source),
+        key=lambda p: (
+            p.source != kept_source and p.content_hash != kept_hash,
+            PurePosixPath(p.source).stem != posting_id,
+            p.source,
+        ),
     )
     winner = ordered[0]
     message = f"duplicate id {posting_id!r}: already used by {winner.source}; this file is left out"
@@ -91,7 +113,7 @@ def _pick(posting_id: str, candidates: list[Posting], served_source: str | None)
 
 
 def resolve_duplicates(
-    results: Mapping[str, ReadResult], old: Snapshot
+    results: Mapping[str, ReadResult], old: Snapshot, served: Served = nobody_served
 ) -> tuple[dict[str, Posting], dict[str, tuple[Problem, ...]]]:
     """One posting per id over all ``results``; the files left out, per id."""
     winners: dict[str, Posting] = {}
@@ -106,13 +128,13 @@ def resolve_duplicates(
             winners[posting.id] = posting
     duplicates: dict[str, tuple[Problem, ...]] = {}
     for posting_id, candidates in clashes.items():
-        served = old.postings.get(posting_id)
-        winners[posting_id], duplicates[posting_id] = _pick(posting_id, candidates, served.source if served else None)
+        kept = _served_by(posting_id, old, served)
+        winners[posting_id], duplicates[posting_id] = _pick(posting_id, candidates, kept)
     return winners, duplicates
 
 
 def resolve_changes(
-    results: Mapping[str, ReadResult], old: Snapshot, touched: set[str]
+    results: Mapping[str, ReadResult], old: Snapshot, touched: set[str], served: Served = nobody_served
 ) -> tuple[dict[str, Posting], dict[str, tuple[Problem, ...]], set[str]]:
     """What ``resolve_duplicates`` gives, computed from ``old`` for the ids that ``touched``
     files had or have now (also returned): a one-file reload need not look at every file."""
@@ -124,11 +146,11 @@ def resolve_changes(
     winners = dict(old.postings)
     duplicates = {pid: problems for pid, problems in old.duplicates.items() if pid not in affected}
     for pid in affected:
-        served = old.postings.get(pid)
+        current = old.postings.get(pid)
         # every untouched file with this id was the served one or one left out for it
         sources = {p.file for p in old.duplicates.get(pid, ())}
-        if served is not None:
-            sources.add(served.source)
+        if current is not None:
+            sources.add(current.source)
         sources -= touched
         sources |= {s for s in touched if (r := results.get(s)) is not None and r.posting and r.posting.id == pid}
         candidates = [results[s].posting for s in sorted(sources)]
@@ -137,5 +159,6 @@ def resolve_changes(
         elif len(candidates) == 1:
             winners[pid] = candidates[0]  # type: ignore[assignment]
         else:
-            winners[pid], duplicates[pid] = _pick(pid, candidates, served.source if served else None)  # type: ignore[arg-type]
+            kept = _served_by(pid, old, served)
+            winners[pid], duplicates[pid] = _pick(pid, candidates, kept)  # type: ignore[arg-type]
     return winners, duplicates, affected

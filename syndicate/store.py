@@ -32,6 +32,7 @@ posting_state = sa.Table(
     sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("source", sa.Text, nullable=True),  # the file that serves the id (settles duplicate ids)
 )
 
 parse_cache = sa.Table(
@@ -73,6 +74,7 @@ class Seen:
     id: str
     content_hash: str
     date_posted: datetime | None
+    source: str | None = None
 
 
 def _utc(value: datetime) -> datetime:
@@ -168,8 +170,9 @@ class Store:
         known = self._posting_states([s.id for s in seen])
         new = [s for s in seen if s.id not in known]
         moved = [s for s in seen if s.id in known and known[s.id][0] != s.content_hash]
-        result = {pid: dates for pid, (_, dates) in known.items()}
-        if not new and not moved:
+        relocated = [s for s in seen if s.id in known and s.source and known[s.id][2] != s.source]
+        result = {pid: dates for pid, (_, dates, _) in known.items()}
+        if not new and not moved and not relocated:
             return result  # the usual case after a restart: nothing to write
         insert = _insert(self.engine)
         with self._writer.begin() as conn:
@@ -180,6 +183,7 @@ class Store:
                         "first_seen": _utc(now),
                         "content_hash": s.content_hash,
                         "changed_at": _utc(min(s.date_posted, now) if s.date_posted else now),
+                        "source": s.source,
                     }
                     for s in chunk
                 ]
@@ -192,19 +196,35 @@ class Store:
                     .values(content_hash=sa.bindparam("b_hash"), changed_at=_utc(now)),
                     [{"b_id": s.id, "b_hash": s.content_hash} for s in moved],
                 )
+            if relocated:
+                conn.execute(
+                    posting_state.update()
+                    .where(posting_state.c.id == sa.bindparam("b_id"))
+                    .values(source=sa.bindparam("b_source")),
+                    [{"b_id": s.id, "b_source": s.source} for s in relocated],
+                )
         # read back what is stored: another process may have written first, and all must agree
         written = self._posting_states([s.id for s in new + moved])
-        result.update({pid: dates for pid, (_, dates) in written.items()})
+        result.update({pid: dates for pid, (_, dates, _) in written.items()})
         return result
 
-    def _posting_states(self, ids: list[str]) -> dict[str, tuple[str, PostingDates]]:
+    def served(self, posting_id: str) -> tuple[str, str] | None:
+        """(file, content hash) that last served ``posting_id``, as recorded by any process."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(posting_state.c.source, posting_state.c.content_hash).where(posting_state.c.id == posting_id)
+            ).first()
+        return (row.source, row.content_hash) if row and row.source else None
+
+    def _posting_states(self, ids: list[str]) -> dict[str, tuple[str, PostingDates, str | None]]:
         columns = (
             posting_state.c.id,
             posting_state.c.content_hash,
             posting_state.c.first_seen,
             posting_state.c.changed_at,
+            posting_state.c.source,
         )
-        found: dict[str, tuple[str, PostingDates]] = {}
+        found: dict[str, tuple[str, PostingDates, str | None]] = {}
         wanted = set(ids)
         with self.engine.connect() as conn:
             if len(ids) > _WHOLE_TABLE:
@@ -212,9 +232,9 @@ class Store:
             else:
                 batches = (conn.execute(sa.select(*columns).where(posting_state.c.id.in_(c))) for c in _chunks(ids))
             for rows in batches:
-                for pid, content_hash, first_seen, changed_at in rows.all():  # all(): one fetch, not one per row
+                for pid, content_hash, first_seen, changed_at, source in rows.all():  # one fetch, not one per row
                     if pid in wanted:
-                        found[pid] = (content_hash, PostingDates(_utc(first_seen), _utc(changed_at)))
+                        found[pid] = (content_hash, PostingDates(_utc(first_seen), _utc(changed_at)), source)
         return found
 
     # --- parse_cache ----------------------------------------------------------

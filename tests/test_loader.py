@@ -364,9 +364,10 @@ def test_incremental_reloads_equal_full_rebuilds(tmp_path: Path, store: Store, c
                 bump_mtime(path)
         clock.advance(minutes=1)
         one = incremental.refresh()
-        monkeypatch.setattr(syndicate.loader, "INCREMENTAL_UP_TO", -1)
-        other = full.refresh()
-        monkeypatch.setattr(syndicate.loader, "INCREMENTAL_UP_TO", 256)
+        with monkeypatch.context() as full_rebuild:  # the reference takes no shortcut at all
+            full_rebuild.setattr(syndicate.loader, "INCREMENTAL_UP_TO", -1)
+            full_rebuild.setattr(syndicate.loader, "same_content", lambda old, new: False)
+            other = full.refresh()
         assert dict(one.postings) == dict(other.postings), step
         assert one.problems == other.problems, step
         assert one.version == other.version, step
@@ -428,3 +429,101 @@ def test_processes_agree_after_an_edit_only_one_of_them_saw(postings_dir: Path, 
     assert a.snapshot.version == b.snapshot.version
     for s in stores:
         s.close()
+
+
+def test_an_edited_duplicate_is_served_with_its_edit_when_it_wins(postings_dir: Path, make_loader, monkeypatch) -> None:
+    monkeypatch.setattr(syndicate.files, "RACY_NS", 0)
+    a = write(postings_dir, "a.md", posting_text("x", title="Served"))
+    d = write(postings_dir, "d.md", posting_text("x", title="Dup v1"))
+    loader = make_loader(postings_dir)
+    assert loader.refresh().get("x").source == "a.md"
+    bump_mtime(write(postings_dir, "d.md", posting_text("x", title="Dup v2")))
+    loader.refresh()
+    a.unlink()
+    assert loader.refresh().get("x").title == "Dup v2"
+    assert d.exists()
+
+
+def test_a_reload_that_fails_is_retried(postings_dir: Path, make_loader, monkeypatch) -> None:
+    path = write(postings_dir, "a.md", posting_text(title="Before"))
+    loader = make_loader(postings_dir)
+    loader.refresh()
+    bump_mtime(write(postings_dir, "a.md", posting_text(title="After!")))
+    real = loader.store.record_postings
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(loader.store, "record_postings", unavailable)
+    with pytest.raises(RuntimeError):
+        loader.refresh()
+    assert loader.snapshot.get("a").title == "Before"
+    monkeypatch.setattr(loader.store, "record_postings", real)
+    assert loader.refresh().get("a").title == "After!"
+    assert path.exists()
+
+
+def test_every_process_settles_a_duplicate_id_alike(postings_dir: Path, database_url: str, clock) -> None:
+    """The file that served an id keeps it, in a process that saw it serve and in one that did not."""
+    write(postings_dir, "a.md", posting_text("x", title="First"))
+    stores = [Store(database_url), Store(database_url)]
+    for s in stores:
+        s.migrate()
+    first = PostingLoader(postings_dir, stores[0], UTC, 1 << 20, clock=clock)
+    assert first.refresh().get("x").source == "a.md"
+    write(postings_dir, "x.md", posting_text("x", title="Newcomer"))  # stem == id: would win if new
+    clock.advance(minutes=1)
+    kept = first.refresh()
+    fresh = PostingLoader(postings_dir, stores[1], UTC, 1 << 20, clock=clock).refresh()
+    assert kept.get("x").source == fresh.get("x").source == "a.md"
+    assert kept.version == fresh.version
+    for s in stores:
+        s.close()
+
+
+def test_a_renamed_served_file_keeps_its_id(postings_dir: Path, make_loader) -> None:
+    a = write(postings_dir, "a.md", posting_text("x", title="Served"))
+    loader = make_loader(postings_dir)
+    loader.refresh()
+    write(postings_dir, "x.md", posting_text("x", title="Newcomer"))
+    loader.refresh()
+    a.rename(postings_dir / "b.md")
+    assert loader.refresh().get("x").source == "b.md"
+
+
+def test_garbage_cycles_are_still_collected_after_reloads(postings_dir: Path, make_loader) -> None:
+    import gc
+    import weakref
+
+    write(postings_dir, "a.md", posting_text())
+    loader = make_loader(postings_dir)
+    loader.refresh()
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.me = cycle
+    alive = weakref.ref(cycle)
+    del cycle
+    bump_mtime(write(postings_dir, "a.md", posting_text(title="Again")))
+    loader.refresh()
+    gc.collect()
+    assert alive() is None
+
+
+def test_a_file_dated_in_the_future_is_not_reread_on_every_check(postings_dir: Path, make_loader, monkeypatch) -> None:
+    path = write(postings_dir, "a.md", posting_text())
+    tomorrow = time.time_ns() + 86_400 * 10**9
+    os.utime(path, ns=(tomorrow, tomorrow))
+    time.sleep(0.2)  # let the ctime age past the racy window
+    loader = make_loader(postings_dir)
+    first = loader.refresh()
+    reads: list[str] = []
+    real = syndicate.loader.read_bytes
+    monkeypatch.setattr(
+        syndicate.loader, "read_bytes", lambda root, source, n: reads.append(source) or real(root, source, n)
+    )
+    assert loader.refresh() is first
+    assert loader.refresh() is first
+    assert reads == []

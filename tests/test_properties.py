@@ -30,6 +30,7 @@ front_matter = st.dictionaries(keys, values, max_size=10)
 
 def check(result: ReadResult) -> None:
     assert isinstance(result, ReadResult)
+    assert not [p for p in result.problems if "a bug; see the log" in p.message], result.problems
     if result.posting is None:
         errors = [p for p in result.problems if p.level == ERROR]
         assert errors, "a file left out must say why"

@@ -130,7 +130,7 @@ def test_every_field_is_normalised() -> None:
     assert p.employment_types == ("FULL_TIME", "PART_TIME", "CONTRACTOR")
     assert p.salary == Salary(currency="EUR", unit="YEAR", min=70000, max=90000)
     assert p.date_posted == datetime(2026, 11, 2, 8, 30, tzinfo=UTC)
-    assert p.date_posted.utcoffset() == timedelta(hours=1)
+    assert p.date_posted.tzinfo is UTC  # every date is kept in UTC
     assert p.valid_through == datetime(2027, 3, 31, 23, 59, 59, tzinfo=UTC)
     assert p.apply_url == "https://verdant.example/apply"
     assert p.direct_apply is True
@@ -481,7 +481,15 @@ def test_rendering_frees_what_the_c_renderer_allocates(seed_bytes: bytes) -> Non
     assert resident_mib() - before < 20
 
 
-@pytest.mark.parametrize("text", [FULL, posting_text(team_size="12", perks="[coffee]")], ids=["every-field", "extra"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        FULL,
+        posting_text(team_size="12", perks="[coffee]", odd=".nan"),
+        posting_text(direct_apply="false", date_posted="2026-11-01", remote="only", status="draft"),
+    ],
+    ids=["every-field", "extra", "false-and-given"],
+)
 def test_the_cache_form_rebuilds_the_same_posting(text: str) -> None:
     from syndicate.reader import result_from_json, result_to_json
 
