@@ -49,14 +49,17 @@ def utcnow() -> datetime:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def _gc_paused(freeze: bool) -> Iterator[None]:
     """A load makes many long-lived objects and no cycles; full collections over them
-    would cost half of a warm start."""
+    would cost half of a warm start. With ``freeze``, what exists at the end is moved out
+    of the collector's sight before it runs again."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if was_enabled:
             gc.enable()
 
@@ -120,15 +123,11 @@ class PostingLoader:
             return self._refresh_locked()
 
     def _refresh_locked(self) -> Snapshot:
-        first = self._snapshot is EMPTY
-        with _gc_paused():
-            snapshot = self._refresh_unpaused()
-        if first:
-            # what the first load leaves alive lives as long as the process: keep it out of
-            # later collections (reference counting still frees it when replaced). Only
-            # once: freezing on every check would also freeze other threads' garbage.
-            gc.freeze()
-        return snapshot
+        # what the first load leaves alive lives as long as the process: it is kept out of
+        # later collections (reference counting still frees it when replaced). Only once:
+        # freezing on every check would also freeze other threads' garbage.
+        with _gc_paused(freeze=self._snapshot is EMPTY):
+            return self._refresh_unpaused()
 
     def _refresh_unpaused(self) -> Snapshot:
         self._last_check = time.monotonic()

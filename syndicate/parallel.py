@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import tzinfo
 
@@ -41,25 +41,49 @@ def _rebuild(remote: list[tuple[str, str, str | None]]) -> list[Parsed]:
 def parse_many(items: list[tuple[str, bytes]], tz: tzinfo) -> list[Parsed]:
     """``read_posting`` over ``(source, bytes)`` pairs, results in order; on every core when many.
 
-    The pool's processes take chunks from the front while this process parses,
-    from the back, whatever they have not started: no core waits for the pool
-    to start, and a pool that cannot start costs nothing but its attempt.
+    Pool processes take chunks from the front while this process parses from the
+    back, so no core waits for the (spawned, slow to start) pool. A pool that cannot
+    start or breaks costs only its attempt: whatever it did not return is parsed here.
     """
     workers = (os.cpu_count() or 1) - 1
     if len(items) < PARALLEL_FROM or workers < 1:
         return _parse_chunk(items, tz)
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
     done: list[list[Parsed] | None] = [None] * len(chunks)
-    context = multiprocessing.get_context("spawn")  # fork is unsafe in a threaded server
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_parse_chunk_remote, chunk, tz) for chunk in chunks]
-        for index in reversed(range(len(chunks))):
-            if futures[index].cancel():
-                done[index] = _parse_chunk(chunks[index], tz)
-        for index, future in enumerate(futures):
-            if done[index] is None:
+    front, back = 0, len(chunks) - 1
+    pending: dict[Future, int] = {}
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    except (OSError, ValueError):  # no processes to be had here: one core it is
+        return _parse_chunk(items, tz)
+    with pool:
+        broken = False
+
+        def feed() -> None:
+            nonlocal front, broken
+            while not broken and front <= back and len(pending) < 2 * workers:
+                try:
+                    pending[pool.submit(_parse_chunk_remote, chunks[front], tz)] = front
+                except BrokenProcessPool:
+                    broken = True
+                    return
+                front += 1
+
+        def collect(futures: list[Future]) -> None:
+            nonlocal broken
+            for future in futures:
+                index = pending.pop(future)
                 try:
                     done[index] = _rebuild(future.result())
-                except BrokenProcessPool:  # e.g. a script without a main guard: parse here
+                except BrokenProcessPool:  # e.g. the child cannot import the main script
+                    broken = True
                     done[index] = _parse_chunk(chunks[index], tz)
-    return [result for chunk in done for result in chunk if chunk is not None]
+
+        feed()
+        while front <= back:  # this process parses from the back until the two ends meet
+            done[back] = _parse_chunk(chunks[back], tz)
+            back -= 1
+            collect([f for f in pending if f.done()])
+            feed()
+        collect(list(pending))
+    return [result for chunk in done for result in chunk]  # type: ignore[union-attr]

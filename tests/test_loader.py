@@ -527,3 +527,28 @@ def test_a_file_dated_in_the_future_is_not_reread_on_every_check(postings_dir: P
     assert loader.refresh() is first
     assert loader.refresh() is first
     assert reads == []
+
+
+def test_a_pool_that_cannot_start_costs_nothing_but_its_attempt() -> None:
+    """A script read from stdin cannot be re-imported by spawned processes: the pool breaks,
+    and the parse finishes in the calling process instead of hanging."""
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    script = (
+        "import random\n"
+        "from datetime import UTC\n"
+        "from bench.generate import posting_text\n"
+        "import syndicate.parallel as par\n"
+        "rng = random.Random(1)\n"
+        "items = [(f'p{i}.md', posting_text(rng, i)[1].encode()) for i in range(par.PARALLEL_FROM + 100)]\n"
+        "out = par.parse_many(items, UTC)\n"
+        "print(len(out), sum(r.posting is not None for r, _, _ in out))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, cwd=REPO_ROOT, timeout=120
+    )
+    count = syndicate.parallel.PARALLEL_FROM + 100
+    assert done.stdout.split() == [str(count), str(count)], done.stderr[-2000:]
