@@ -57,9 +57,9 @@ def _gc_paused(freeze: bool) -> Iterator[None]:
     gc.disable()
     try:
         yield
-    finally:
-        if freeze:
+        if freeze:  # only after a load that succeeded: a failed one leaves nothing worth keeping
             gc.freeze()
+    finally:
         if was_enabled:
             gc.enable()
 

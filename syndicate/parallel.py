@@ -52,11 +52,7 @@ def parse_many(items: list[tuple[str, bytes]], tz: tzinfo) -> list[Parsed]:
     done: list[list[Parsed] | None] = [None] * len(chunks)
     front, back = 0, len(chunks) - 1
     pending: dict[Future, int] = {}
-    try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    except (OSError, ValueError):  # no processes to be had here: one core it is
-        return _parse_chunk(items, tz)
-    with pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         broken = False
 
         def feed() -> None:
@@ -64,7 +60,7 @@ def parse_many(items: list[tuple[str, bytes]], tz: tzinfo) -> list[Parsed]:
             while not broken and front <= back and len(pending) < 2 * workers:
                 try:
                     pending[pool.submit(_parse_chunk_remote, chunks[front], tz)] = front
-                except BrokenProcessPool:
+                except (BrokenProcessPool, OSError):  # no process could be started: parse here
                     broken = True
                     return
                 front += 1
@@ -75,7 +71,7 @@ def parse_many(items: list[tuple[str, bytes]], tz: tzinfo) -> list[Parsed]:
                 index = pending.pop(future)
                 try:
                     done[index] = _rebuild(future.result())
-                except BrokenProcessPool:  # e.g. the child cannot import the main script
+                except Exception:  # e.g. the child cannot import the main script: parse here
                     broken = True
                     done[index] = _parse_chunk(chunks[index], tz)
 

@@ -88,8 +88,13 @@ def nobody_served(posting_id: str) -> tuple[str, str] | None:
 
 
 def _served_by(posting_id: str, old: Snapshot, served: Served) -> tuple[str, str] | None:
+    # the store first: it is what every process agrees on; this process's own view only
+    # when the store has no answer (rows from before it kept one, or lint without a store)
+    recorded = served(posting_id)
+    if recorded is not None:
+        return recorded
     posting = old.postings.get(posting_id)
-    return (posting.source, posting.content_hash) if posting else served(posting_id)
+    return (posting.source, posting.content_hash) if posting else None
 
 
 def _pick(
@@ -102,7 +107,8 @@ def _pick(
     ordered = sorted(
         candidates,
         key=lambda p: (
-            p.source != kept_source and p.content_hash != kept_hash,
+            p.source != kept_source,  # the file that serves it,
+            p.content_hash != kept_hash,  # else the same content under another name
             PurePosixPath(p.source).stem != posting_id,
             p.source,
         ),

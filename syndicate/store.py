@@ -40,7 +40,7 @@ parse_cache = sa.Table(
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("source", sa.Text, nullable=False, index=True),
-    sa.Column("stamp", sa.String(100), nullable=False),  # the file's stat stamp when it was read
+    sa.Column("stamp", sa.Text, nullable=False),  # the file's stat stamp when it was read
     sa.Column("result", sa.Text, nullable=False),  # JSON of the read result, without the HTML
     sa.Column("html", sa.Text, nullable=True),  # the rendered description, kept apart: no JSON escaping
 )
@@ -189,12 +189,14 @@ class Store:
                 ]
                 conn.execute(insert(posting_state).on_conflict_do_nothing(index_elements=["id"]), rows)
             if moved:
+                # only a row whose hash is still the one read above moves: a process that
+                # wrote a newer state in between keeps it, and the read-back below shows it
                 conn.execute(
                     posting_state.update()
                     .where(posting_state.c.id == sa.bindparam("b_id"))
-                    .where(posting_state.c.content_hash != sa.bindparam("b_hash"))
+                    .where(posting_state.c.content_hash == sa.bindparam("b_old"))
                     .values(content_hash=sa.bindparam("b_hash"), changed_at=_utc(now)),
-                    [{"b_id": s.id, "b_hash": s.content_hash} for s in moved],
+                    [{"b_id": s.id, "b_old": known[s.id][0], "b_hash": s.content_hash} for s in moved],
                 )
             if relocated:
                 conn.execute(
@@ -204,7 +206,7 @@ class Store:
                     [{"b_id": s.id, "b_source": s.source} for s in relocated],
                 )
         # read back what is stored: another process may have written first, and all must agree
-        written = self._posting_states([s.id for s in new + moved])
+        written = self._posting_states([s.id for s in new + moved + relocated])
         result.update({pid: dates for pid, (_, dates, _) in written.items()})
         return result
 

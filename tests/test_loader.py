@@ -552,3 +552,65 @@ def test_a_pool_that_cannot_start_costs_nothing_but_its_attempt() -> None:
     )
     count = syndicate.parallel.PARALLEL_FROM + 100
     assert done.stdout.split() == [str(count), str(count)], done.stderr[-2000:]
+
+
+@pytest.fixture
+def two_processes(postings_dir: Path, database_url: str, clock, monkeypatch):
+    """Two loaders on one database, as two gunicorn workers that poll at different times."""
+    monkeypatch.setattr(syndicate.files, "RACY_NS", 0)
+    stores = [Store(database_url), Store(database_url)]
+    for s in stores:
+        s.migrate()
+    yield [PostingLoader(postings_dir, s, UTC, 1 << 20, clock=clock) for s in stores]
+    for s in stores:
+        s.close()
+
+
+def agree(a: PostingLoader, b: PostingLoader, clock) -> str:
+    clock.advance(minutes=1)
+    one, two = a.refresh(), b.refresh()
+    assert (one.get("dev").source, one.version) == (two.get("dev").source, two.version)
+    return one.get("dev").source
+
+
+def test_processes_that_missed_different_edits_settle_a_duplicate_alike(
+    postings_dir: Path, two_processes, clock
+) -> None:
+    a, b = two_processes
+    first = write(postings_dir, "a.md", posting_text("dev", title="One"))
+    assert agree(a, b, clock) == "a.md"
+    first.unlink()
+    write(postings_dir, "b.md", posting_text("dev", title="Two"))
+    b.refresh()  # only B sees b.md take over
+    write(postings_dir, "a.md", posting_text("dev", title="Three"))
+    assert agree(a, b, clock) == "b.md"
+
+
+def test_an_old_copy_does_not_beat_the_file_being_served(postings_dir: Path, two_processes, clock) -> None:
+    a, b = two_processes
+    path = write(postings_dir, "a.md", posting_text("dev", title="One"))
+    agree(a, b, clock)
+    bump_mtime(write(postings_dir, "a.md", posting_text("dev", title="Two")))
+    a.refresh()  # only A sees the edit
+    copy = write(postings_dir, "0.md", posting_text("dev", title="One"))  # the old content, first by path
+    assert agree(a, b, clock) == "a.md"
+    copy.unlink()
+    assert agree(a, b, clock) == "a.md"
+    assert path.exists()
+
+
+def test_no_process_to_be_had_means_parsing_here(monkeypatch) -> None:
+    import random
+    from concurrent.futures import ProcessPoolExecutor
+
+    from bench.generate import posting_text as generated
+
+    def no_processes(self, *args, **kwargs):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", no_processes)
+    rng = random.Random(5)
+    items = [(f"p{i}.md", generated(rng, i)[1].encode()) for i in range(syndicate.parallel.PARALLEL_FROM + 10)]
+    parsed = syndicate.parallel.parse_many(items, UTC)
+    assert [r.source for r, _, _ in parsed] == [source for source, _ in items]
+    assert all(r.posting is not None for r, _, _ in parsed)
