@@ -107,13 +107,18 @@ class PostingLoader:
         return self._snapshot
 
     def maybe_refresh(self, interval: float) -> Snapshot:
-        """Refresh if ``interval`` seconds passed since the last check; never waits on another refresh."""
+        """Refresh if ``interval`` seconds passed since the last check; never waits on another
+        refresh, and never fails a request: a reload that fails (the database away) is logged,
+        the current snapshot keeps serving, and the next check tries again."""
         if time.monotonic() - self._last_check < interval:
             return self._snapshot
         if not self._lock.acquire(blocking=False):
             return self._snapshot  # another thread is refreshing: serve what is current
         try:
             return self._refresh_locked()
+        except Exception:
+            log.exception("reloading the postings failed; still serving version %s", self._snapshot.version)
+            return self._snapshot
         finally:
             self._lock.release()
 

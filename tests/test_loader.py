@@ -457,6 +457,7 @@ def test_a_reload_that_fails_is_retried(postings_dir: Path, make_loader, monkeyp
     monkeypatch.setattr(loader.store, "record_postings", unavailable)
     with pytest.raises(RuntimeError):
         loader.refresh()
+    assert loader.maybe_refresh(interval=0).get("a").title == "Before"  # a request still gets served
     assert loader.snapshot.get("a").title == "Before"
     monkeypatch.setattr(loader.store, "record_postings", real)
     assert loader.refresh().get("a").title == "After!"
