@@ -106,6 +106,10 @@ class PostingLoader:
     def snapshot(self) -> Snapshot:
         return self._snapshot
 
+    def rejected_files(self) -> set[str]:
+        """Files left out of every output: those with errors, and names that are not UTF-8."""
+        return {p.file for p in self._snapshot.errors} | self._unusable
+
     def maybe_refresh(self, interval: float) -> Snapshot:
         """Refresh if ``interval`` seconds passed since the last check; never waits on another
         refresh, and never fails a request: a reload that fails (the database away) is logged,

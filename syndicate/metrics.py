@@ -40,7 +40,7 @@ class SnapshotCollector(Collector):
         yield GaugeMetricFamily(
             "syndicate_posting_files_rejected",
             "Posting files left out of every output because of errors (see lint).",
-            value=len({p.file for p in snapshot.problems if p.level == ERROR}),
+            value=len(self.loader.rejected_files()),
         )
         problems = GaugeMetricFamily("syndicate_posting_problems", "Problems found in posting files.", labels=["level"])
         for level in (ERROR, WARNING):

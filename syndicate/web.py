@@ -28,7 +28,7 @@ def healthz() -> ResponseReturnValue:
             "version": snapshot.version,
             "loaded": len(snapshot.postings),
             "open": len(snapshot.open_postings(utcnow())),
-            "rejected_files": len({p.file for p in snapshot.errors}),
+            "rejected_files": len(svc.loader.rejected_files()),
             "loaded_at": snapshot.loaded_at.isoformat(),
         },
     }

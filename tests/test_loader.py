@@ -388,9 +388,11 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_serve(postings_di
     write(postings_dir, "a.md", posting_text())
     with open(os.path.join(os.fsencode(postings_dir), b"caf\xe9.md"), "wb") as handle:  # Latin-1 bytes
         handle.write(posting_text("cafe").encode())
-    snapshot = make_loader(postings_dir).refresh()
+    loader = make_loader(postings_dir)
+    snapshot = loader.refresh()
     assert list(snapshot.postings) == ["a"]
     assert "caf\ufffd.md: file: error: the file name is not printable UTF-8 text" in caplog.text
+    assert loader.rejected_files() == {"caf\ufffd.md"}  # what /healthz and /metrics count
 
 
 def test_the_parse_cache_is_not_shared_across_time_zones(postings_dir: Path, store: Store, clock, monkeypatch) -> None:
