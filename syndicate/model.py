@@ -60,13 +60,6 @@ class Address:
     def is_structured(self) -> bool:
         return self.text is None
 
-    def label(self) -> str:
-        """A one-line human label, e.g. ``Berlin, BE, DE``."""
-        if self.text is not None:
-            return self.text
-        parts = (self.street, self.postal_code, self.city, self.region, self.country)
-        return ", ".join(p for p in parts if p)
-
 
 @dataclass(frozen=True, slots=True)
 class ApplicantLocation:

@@ -366,8 +366,6 @@ _TYPE_WORDS = {
     "list_type": "must be a list",
     "string_type": "must be a string",
     "bool_type": "must be true or false",
-    "missing": "is required",
-    "enum": "must be one of",
     "extra_forbidden": "is not a known key here",
     "datetime_type": "must be a date or datetime",
 }

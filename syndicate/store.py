@@ -45,7 +45,7 @@ parse_cache = sa.Table(
     sa.Column("html", sa.Text, nullable=True),  # the rendered description, kept apart: no JSON escaping
 )
 
-_WHOLE_TABLE = 2000  # above this many paths, read the whole cache table in one query
+_WHOLE_TABLE = 2000  # above this many values, one scan of the table beats many IN lists
 _CHUNK = 500  # bound parameters per statement stay well under SQLite's limit
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -85,6 +85,19 @@ def _utc(value: datetime) -> datetime:
 def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _rows_where_in(conn: Connection, query: sa.Select, column: sa.Column, values: Iterable[str]) -> Iterator[Any]:
+    """The rows of ``query`` whose ``column`` is one of ``values``: chunked IN lists, or for
+    many values one scan of the table (cheaper than dozens of IN lists), filtered here."""
+    values = list(values)
+    if len(values) > _WHOLE_TABLE:
+        wanted = set(values)
+        index = list(query.selected_columns).index(column)
+        yield from (row for row in conn.execute(query).all() if row[index] in wanted)
+        return
+    for chunk in _chunks(values):
+        yield from conn.execute(query.where(column.in_(chunk))).all()  # all(): one fetch, not one per row
 
 
 def _insert(engine: Engine):
@@ -227,45 +240,28 @@ class Store:
             posting_state.c.source,
         )
         found: dict[str, tuple[str, PostingDates, str | None]] = {}
-        wanted = set(ids)
         with self.engine.connect() as conn:
-            if len(ids) > _WHOLE_TABLE:
-                batches: Iterable[Any] = [conn.execute(sa.select(*columns))]
-            else:
-                batches = (conn.execute(sa.select(*columns).where(posting_state.c.id.in_(c))) for c in _chunks(ids))
-            for rows in batches:
-                for pid, content_hash, first_seen, changed_at, source in rows.all():  # one fetch, not one per row
-                    if pid in wanted:
-                        found[pid] = (content_hash, PostingDates(_utc(first_seen), _utc(changed_at)), source)
+            for pid, content_hash, first_seen, changed_at, source in _rows_where_in(
+                conn, sa.select(*columns), posting_state.c.id, ids
+            ):
+                found[pid] = (content_hash, PostingDates(_utc(first_seen), _utc(changed_at)), source)
         return found
 
     # --- parse_cache ----------------------------------------------------------
 
     def cached_by_source(self, sources: Iterable[str]) -> dict[str, CacheEntry]:
         """The cache entries of these files, found by path (a file is re-checked by its stamp)."""
-        sources = list(sources)
-        query = sa.select(*parse_cache.c)
-        found: dict[str, CacheEntry] = {}
         with self.engine.connect() as conn:
-            if len(sources) > _WHOLE_TABLE:  # one scan beats many IN lists
-                batches: Iterable[Any] = [conn.execute(query)]
-            else:
-                batches = (conn.execute(query.where(parse_cache.c.source.in_(c))) for c in _chunks(sources))
-            wanted = set(sources)
-            for rows in batches:
-                for row in rows.all():
-                    if row.source in wanted:
-                        found[row.source] = CacheEntry(*row)
-        return found
+            rows = _rows_where_in(conn, sa.select(*parse_cache.c), parse_cache.c.source, sources)
+            return {row.source: CacheEntry(*row) for row in rows}
 
     def cached_by_key(self, keys: Iterable[str]) -> dict[str, CacheEntry]:
         """The cache entries for these content keys."""
-        found: dict[str, CacheEntry] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(keys)):
-                for row in conn.execute(sa.select(*parse_cache.c).where(parse_cache.c.key.in_(chunk))).all():
-                    found[row.key] = CacheEntry(*row)
-        return found
+            return {
+                row.key: CacheEntry(*row)
+                for row in _rows_where_in(conn, sa.select(*parse_cache.c), parse_cache.c.key, keys)
+            }
 
     def cache_results(self, entries: Iterable[CacheEntry], replaced: Iterable[str] = ()) -> None:
         """Store entries (an existing key gets the new stamp); entries of ``replaced`` files with another key go."""
