@@ -67,12 +67,6 @@ def _gc_paused(freeze: bool) -> Iterator[None]:
 INCREMENTAL_UP_TO = 256  # changed files; beyond this a reload rebuilds the whole snapshot
 
 
-def stamp_text(stamp: Stamp, tz: tzinfo) -> str:
-    """A file's stamp as the parse cache keeps it: a cached result counts only for the
-    same file state, parser version and time zone."""
-    return f"{PARSER_VERSION}:{tz}:%d:%d:%d:%d" % stamp
-
-
 def cache_key(source: str, raw: bytes, tz: tzinfo) -> str:
     digest = hashlib.sha256(f"{PARSER_VERSION}\0{tz}\0{source}\0".encode())
     digest.update(raw)
@@ -95,6 +89,7 @@ class PostingLoader:
         self.tz = tz
         self.max_bytes = max_bytes
         self.clock = clock
+        self._stamp_prefix = f"{PARSER_VERSION}:{tz}:"
         self._snapshot = EMPTY
         self._stamps: dict[str, Stamp] = {}  # what the last scan saw; guarded by _lock
         self._unsure: frozenset[str] = frozenset()  # files whose stamp was too recent to trust
@@ -173,7 +168,9 @@ class PostingLoader:
         return new
 
     def _stamp_text(self, stamp: Stamp) -> str:
-        return stamp_text(stamp, self.tz)
+        """A file's stamp as the parse cache keeps it: a cached result counts only for the
+        same file state, parser version and time zone."""
+        return self._stamp_prefix + ":".join(map(str, stamp))
 
     # --- reading files ------------------------------------------------------------
 
@@ -183,10 +180,10 @@ class PostingLoader:
         keep: list[CacheEntry] = []  # entries to (re)write: new parses, and known bytes under a new stamp
         by_source = self.store.cached_by_source(sources)
         raw_by_key: dict[str, tuple[str, bytes]] = {}
+        stamp = {source: self._stamp_text(stamps[source]) for source in sources}
         for source in sources:
-            stamp = self._stamp_text(stamps[source])
             entry = by_source.get(source)
-            if entry is not None and entry.stamp == stamp and stamps[source][0] != UNKNOWN:
+            if entry is not None and entry.stamp == stamp[source] and stamps[source][0] != UNKNOWN:
                 results[source] = result_from_json(source, entry.result, entry.html)
                 continue
             raw = read_bytes(self.root, source, self.max_bytes)
@@ -199,11 +196,11 @@ class PostingLoader:
         parsed = parse_many([(source, raw) for _, source, raw in misses], self.tz)
         for (key, source, _), (result, text, html) in zip(misses, parsed, strict=True):
             results[source] = result
-            keep.append(CacheEntry(key, source, self._stamp_text(stamps[source]), text, html))
+            keep.append(CacheEntry(key, source, stamp[source], text, html))
         for key, entry in by_key.items():
             source = raw_by_key[key][0]
             results[source] = result_from_json(source, entry.result, entry.html)
-            keep.append(CacheEntry(key, source, self._stamp_text(stamps[source]), entry.result, entry.html))
+            keep.append(CacheEntry(key, source, stamp[source], entry.result, entry.html))
         self.store.cache_results(keep, replaced=by_source)
         return results
 

@@ -104,13 +104,16 @@ def _address(pointer: object) -> int:
     return int(_cmark.ffi.cast("uintptr_t", pointer))
 
 
+_cmark.lib.cmark_gfm_core_extensions_ensure_registered()  # a process-wide registry: once is enough
+_EXTENSIONS = [_cmark.lib.cmark_find_syntax_extension(name.encode()) for name in _GFM_EXTENSIONS]
+
+
 def _gfm_to_html(markdown: str) -> str:
     lib = _cmark.lib
-    lib.cmark_gfm_core_extensions_ensure_registered()
     parser = lib.cmark_parser_new(_CMARK_OPTIONS)
     try:
-        for name in _GFM_EXTENSIONS:
-            lib.cmark_parser_attach_syntax_extension(parser, lib.cmark_find_syntax_extension(name.encode()))
+        for extension in _EXTENSIONS:
+            lib.cmark_parser_attach_syntax_extension(parser, extension)
         data = markdown.encode("utf-8")
         lib.cmark_parser_feed(parser, data, len(data))
         root = lib.cmark_parser_finish(parser)
