@@ -52,9 +52,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         svc.loader.maybe_refresh(settings.reload_interval)
 
     from .cli import cli
-    from .web import bp
+    from .web import init_app
 
-    app.register_blueprint(bp)
+    init_app(app, svc)
     app.cli.add_command(cli)
     return app
 

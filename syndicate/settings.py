@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -27,6 +28,13 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError(f"must be a positive integer, got {raw!r}")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"must be zero or more, got {raw!r}")
     return value
 
 
@@ -47,6 +55,22 @@ def _timezone(raw: str) -> str:
 
 def _optional_str(raw: str) -> str | None:
     return raw.strip() or None
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"must be an absolute http(s) URL without query or fragment, got {raw!r}")
+    return raw
+
+
+def _base_url(raw: str) -> str | None:
+    raw = raw.strip()
+    return _http_url(raw).rstrip("/") if raw else None
+
+
+def _url_list(raw: str) -> tuple[str, ...]:
+    return tuple(_http_url(part.strip()) for part in raw.split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -103,6 +127,44 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between checks of the postings folder for changes (0: check on every request).",
         _non_negative_float,
     ),
+    Setting(
+        "base_url",
+        "SYNDICATE_BASE_URL",
+        "",
+        "Public origin for absolute URLs in every output (e.g. `https://jobs.example`); empty: the request's.",
+        _base_url,
+    ),
+    Setting("site_name", "SYNDICATE_SITE_NAME", "Open positions", "Name of the site in page titles and feeds."),
+    Setting(
+        "page_size",
+        "SYNDICATE_PAGE_SIZE",
+        "50",
+        "Postings per page of the RSS, Atom and JSON feeds, the API and the index (newest first; "
+        "further pages are linked). The Indeed feed and the sitemap are never paged.",
+        _positive_int,
+    ),
+    Setting(
+        "websub_hubs",
+        "SYNDICATE_WEBSUB_HUBS",
+        "",
+        "Comma-separated WebSub hub URLs advertised by every feed (`rel=hub`, in the document and Link header).",
+        _url_list,
+    ),
+    Setting(
+        "cache_max_age",
+        "SYNDICATE_CACHE_MAX_AGE",
+        "60",
+        "Seconds clients and proxies may reuse an answer (`Cache-Control: max-age`), "
+        "shortened so no cache outlives a posting's `valid_through`.",
+        _non_negative_int,
+    ),
+    Setting(
+        "render_cache_mb",
+        "SYNDICATE_RENDER_CACHE_MB",
+        "64",
+        "Memory per web process for rendered outputs, in MiB (least recently used go first).",
+        _positive_int,
+    ),
 )
 
 
@@ -116,6 +178,12 @@ class Settings:
     timezone: str
     max_posting_bytes: int
     reload_interval: float
+    base_url: str | None
+    site_name: str
+    page_size: int
+    websub_hubs: tuple[str, ...]
+    cache_max_age: int
+    render_cache_mb: int
 
     @property
     def tzinfo(self) -> ZoneInfo:

@@ -3,6 +3,8 @@
 Tables (schema under Alembic, see ``migrations/``):
 - ``posting_state``: per posting id, when it was first seen and when its content
   last changed, so ``date_posted`` and feed ``updated`` never move on restart;
+- ``snapshot_version``: when each set of served postings (a snapshot version)
+  was first served, the Last-Modified of every list output;
 - ``parse_cache``: the parsed and rendered posting per file content, so a
   restart or a second process does not re-parse or re-render unchanged files.
 """
@@ -43,6 +45,13 @@ parse_cache = sa.Table(
     sa.Column("stamp", sa.Text, nullable=False),  # the file's stat stamp when it was read
     sa.Column("result", sa.Text, nullable=False),  # JSON of the read result, without the HTML
     sa.Column("html", sa.Text, nullable=True),  # the rendered description, kept apart: no JSON escaping
+)
+
+snapshot_version = sa.Table(
+    "snapshot_version",
+    metadata,
+    sa.Column("version", sa.String(16), primary_key=True),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 _WHOLE_TABLE = 2000  # above this many values, one scan of the table beats many IN lists
@@ -294,6 +303,33 @@ class Store:
                     statement.on_conflict_do_update(index_elements=["key"], set_={"stamp": statement.excluded.stamp}),
                     chunk,
                 )
+
+    # --- snapshot_version --------------------------------------------------------
+
+    def version_seen(self, version: str, now: datetime, previous: datetime | None = None) -> datetime:
+        """When ``version`` of the postings was first served, as every process agrees.
+
+        A version served again after others (an edit reverted) is older than
+        ``previous``, the time of the version it replaces here; it then counts as
+        changed ``now``, so Last-Modified never goes backwards.
+        """
+        insert = _insert(self.engine)
+        with self._writer.begin() as conn:
+            conn.execute(
+                insert(snapshot_version).on_conflict_do_nothing(index_elements=["version"]),
+                {"version": version, "seen_at": _utc(now)},
+            )
+            if previous is not None:
+                conn.execute(
+                    snapshot_version.update()
+                    .where(snapshot_version.c.version == version)
+                    .where(snapshot_version.c.seen_at < _utc(previous))
+                    .values(seen_at=_utc(now))
+                )
+            seen = conn.execute(
+                sa.select(snapshot_version.c.seen_at).where(snapshot_version.c.version == version)
+            ).scalar_one()
+        return _utc(seen)
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:

@@ -1,15 +1,279 @@
-"""HTTP routes. Only this module touches ``flask.request``."""
+"""HTTP routes. Only this module touches ``flask.request``.
+
+Every output is looked up in the render cache by (output, base URL, canonical
+filter and page, snapshot version, expiry epoch) and rendered only on a miss;
+conditional requests and gzip are answered from the cached entry.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import logging
+import math
+import threading
+from collections.abc import Callable, Hashable
+from datetime import datetime
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.exceptions import MethodNotAllowed
 
-from .factory import services
+from . import outputs
+from .catalog import Catalog
+from .factory import Services, services
+from .filters import FilterError, parse_filter, parse_page
+from .httpcache import RenderCache, Rendered, accepts_gzip, not_modified
 from .loader import utcnow
+from .model import Posting, Status
+from .outputs import PageNotFound, Site
+from .snapshot import Snapshot
+from .urls import Links
 
+log = logging.getLogger(__name__)
 bp = Blueprint("web", __name__)
+
+EXTENSION = "syndicate.web"
+
+
+class WebState:
+    """What the web process keeps between requests: the catalog of the current snapshot, the render cache."""
+
+    def __init__(self, svc: Services) -> None:
+        settings = svc.settings
+        self.svc = svc
+        self.site = Site(settings.site_name, settings.page_size, settings.websub_hubs)
+        self.base_url = settings.base_url
+        self.max_age = settings.cache_max_age
+        self.cache = RenderCache(settings.render_cache_mb * 1024 * 1024)
+        self._catalog: Catalog | None = None
+        self._lock = threading.Lock()
+
+    def catalog(self) -> Catalog:
+        snapshot = self.svc.loader.snapshot
+        current = self._catalog
+        if current is not None and current.snapshot is snapshot:
+            return current
+        with self._lock:
+            current = self._catalog
+            if current is not None and current.snapshot is snapshot:
+                return current
+            if current is not None and current.version == snapshot.version:
+                changed_at = current.changed_at
+            else:
+                changed_at = self._version_seen(snapshot, current)
+            self._catalog = Catalog(snapshot, changed_at)
+            return self._catalog
+
+    def _version_seen(self, snapshot: Snapshot, current: Catalog | None) -> datetime:
+        try:
+            return self.svc.store.version_seen(
+                snapshot.version, snapshot.loaded_at, current.changed_at if current else None
+            )
+        except Exception:  # the database is down: the feeds still serve, dated by their postings
+            log.exception(
+                "could not record snapshot version %s; Last-Modified falls back to the postings", snapshot.version
+            )
+            return max((p.updated for p in snapshot.postings.values() if p.updated), default=snapshot.loaded_at)
+
+
+def init_app(app: Flask, svc: Services) -> None:
+    app.extensions[EXTENSION] = WebState(svc)
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = svc.settings.cache_max_age
+    app.register_blueprint(bp)
+    app.after_request(_conditional_fallback)
+    app.register_error_handler(404, _not_found)
+    app.register_error_handler(405, _method_not_allowed)
+
+
+def _state() -> WebState:
+    return current_app.extensions[EXTENSION]
+
+
+def _links(state: WebState) -> Links:
+    return Links.from_base(state.base_url or request.host_url)
+
+
+def _max_age(state: WebState, catalog: Catalog, epoch: int, now: datetime) -> int:
+    """The configured max-age, cut short so no cache keeps a posting past its expiry."""
+    upcoming = catalog.next_expiry(epoch)
+    if upcoming is None:
+        return state.max_age
+    return max(0, min(state.max_age, math.ceil((upcoming - now).total_seconds())))
+
+
+def respond(rendered: Rendered, max_age: int) -> Response:
+    """The cached entry as a response: 304 when the client has it, gzip when it accepts it."""
+    use_gzip = rendered.compressible and accepts_gzip(request.headers.get("Accept-Encoding"))
+    headers = [
+        ("ETag", rendered.gzip_etag if use_gzip else rendered.etag),
+        ("Last-Modified", rendered.http_last_modified),
+        ("Cache-Control", f"public, max-age={max_age}"),
+        ("Vary", "Accept-Encoding"),
+        *rendered.headers,
+    ]
+    if not_modified(rendered, request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since")):
+        return Response(status=304, headers=headers)
+    if use_gzip:
+        headers.append(("Content-Encoding", "gzip"))
+    body = rendered.gzipped() if use_gzip else rendered.body
+    return Response(body, status=rendered.status, headers=headers, content_type=rendered.content_type)
+
+
+def _error(status: int, message: str, kind: str) -> Response:
+    """A client error in the shape the route's clients read: JSON, plain text or a page."""
+    if kind == "json":
+        response = jsonify({"error": message, "status": status})
+    elif kind == "text":
+        response = Response(message + "\n", content_type="text/plain; charset=utf-8")
+    else:
+        state = _state()
+        title = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}.get(status, "Error")
+        page = outputs.error_page(status, title, message, _links(state), state.site, utcnow())
+        response = Response(page.body, content_type=page.content_type)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _cached(
+    kind: str, key: Hashable, render: Callable[[Catalog, int, Links], Rendered], error_kind: str
+) -> ResponseReturnValue:
+    """Look up (or render) one list output for the current snapshot and moment."""
+    state = _state()
+    now = utcnow()
+    catalog = state.catalog()
+    epoch = catalog.epoch(now)
+    links = _links(state)
+    try:
+        rendered = state.cache.get_or_render(
+            (kind, links.base, key, catalog.version, epoch), lambda: render(catalog, epoch, links)
+        )
+    except PageNotFound as exc:
+        return _error(404, str(exc), error_kind)
+    return respond(rendered, _max_age(state, catalog, epoch, now))
+
+
+def _filter_and_page(strict: bool = True):
+    args = request.args.to_dict(flat=False)
+    return parse_filter(args, allowed=("page",), strict=strict), parse_page(args)
+
+
+# --- feeds, sitemap, API ------------------------------------------------------------
+
+
+def _feed_route(fmt: str) -> Callable[[], ResponseReturnValue]:
+    def view() -> ResponseReturnValue:
+        try:
+            flt, page = _filter_and_page()
+        except FilterError as exc:
+            return _error(400, str(exc), "text")
+        if fmt == "indeed":
+            if page != 1:
+                return _error(400, "the Indeed feed is not paged: it always holds every open posting", "text")
+            state = _state()
+            return _cached(
+                fmt, flt.query(), lambda c, e, links: outputs.indeed_feed(c, e, flt, links, state.site), "text"
+            )
+        state = _state()
+        return _cached(
+            fmt, flt.query(page), lambda c, e, links: outputs.feed(fmt, c, e, flt, page, links, state.site), "text"
+        )
+
+    view.__name__ = f"feed_{fmt}"
+    return view
+
+
+for _fmt, _path in (
+    ("rss", "/feed.rss"),
+    ("atom", "/feed.atom"),
+    ("json", "/feed.json"),
+    ("indeed", "/feeds/indeed.xml"),
+):
+    bp.add_url_rule(_path, view_func=_feed_route(_fmt), methods=["GET"])
+
+
+@bp.get("/sitemap.xml")
+def sitemap_xml() -> ResponseReturnValue:
+    return _cached("sitemap", "", lambda c, e, links: outputs.sitemap_xml(c, e, links), "text")
+
+
+@bp.get("/robots.txt")
+def robots_txt() -> ResponseReturnValue:
+    return _cached("robots", "", lambda c, e, links: outputs.robots(c, links), "text")
+
+
+@bp.get("/api/postings")
+def api_list() -> ResponseReturnValue:
+    try:
+        flt, page = _filter_and_page()
+    except FilterError as exc:
+        return _error(400, str(exc), "json")
+    site = _state().site
+    return _cached("api", flt.query(page), lambda c, e, links: outputs.api_list(c, e, flt, page, links, site), "json")
+
+
+# --- one posting --------------------------------------------------------------------
+
+
+def _one(
+    posting_id: str, kind: str, error_kind: str, render: Callable[[Posting, Links], Rendered]
+) -> ResponseReturnValue:
+    """A posting's own output: 404 for unknown ids and drafts, 410 once closed or expired."""
+    state = _state()
+    now = utcnow()
+    catalog = state.catalog()
+    posting = catalog.snapshot.get(posting_id)
+    if posting is None or posting.status is Status.DRAFT:
+        return _error(404, f"there is no posting {posting_id!r}", error_kind)
+    epoch = catalog.epoch(now)
+    links = _links(state)
+    listed = catalog.is_listed(posting, epoch)
+    if not listed:
+        if error_kind != "html":
+            reason = "closed" if posting.status is Status.CLOSED else "expired"
+            response = _error(410, f"posting {posting_id!r} is {reason}", error_kind)
+            response.headers["Cache-Control"] = f"public, max-age={state.max_age}"
+            return response
+        render = lambda p, lk: outputs.gone_page(p, lk, state.site)  # noqa: E731
+        kind = "gone"
+    digest = catalog.snapshot.digests.get(posting.id)
+    rendered = state.cache.get_or_render((kind, links.base, posting.id, digest), lambda: render(posting, links))
+    max_age = _max_age(state, catalog, epoch, now) if listed else state.max_age
+    return respond(rendered, max_age)
+
+
+@bp.get("/jobs/<posting_id>")
+def job(posting_id: str) -> ResponseReturnValue:
+    site = _state().site
+    return _one(posting_id, "job", "html", lambda p, links: outputs.job_page(p, links, site))
+
+
+@bp.get("/jobs/<posting_id>.jsonld")
+def job_jsonld(posting_id: str) -> ResponseReturnValue:
+    return _one(posting_id, "jsonld", "json", outputs.jsonld_document)
+
+
+@bp.get("/api/postings/<posting_id>")
+def api_posting(posting_id: str) -> ResponseReturnValue:
+    return _one(posting_id, "api-one", "json", outputs.api_posting)
+
+
+# --- HTML index ------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    try:
+        flt, page = _filter_and_page(strict=False)  # a careers page ignores utm_* and the like
+    except FilterError as exc:
+        return _error(400, str(exc), "html")
+    site = _state().site
+    return _cached(
+        "index", flt.query(page), lambda c, e, links: outputs.index_page(c, e, flt, page, links, site), "html"
+    )
+
+
+# --- operations ------------------------------------------------------------------------
 
 
 @bp.get("/healthz")
@@ -40,6 +304,25 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
-    """Prometheus text format: postings by state, rejected files, problems, snapshot age."""
+    """Prometheus text format: postings by state, rejected files, problems, snapshot age, render cache."""
     body = generate_latest(services().metrics)
     return Response(body, content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+def _conditional_fallback(response: Response) -> Response:
+    """Routes not served from the render cache still answer conditional GETs (ETag from the body)."""
+    cacheable = request.method in ("GET", "HEAD") and response.status_code == 200
+    if cacheable and "ETag" not in response.headers and not response.is_streamed:
+        response.add_etag()
+        response.make_conditional(request)
+    return response
+
+
+def _not_found(_exc: Exception) -> ResponseReturnValue:
+    return _error(404, f"nothing is published at {request.path}", "html")
+
+
+def _method_not_allowed(exc: MethodNotAllowed) -> ResponseReturnValue:
+    response = _error(405, f"{request.method} is not supported at {request.path}", "html")
+    response.headers["Allow"] = ", ".join(sorted(exc.valid_methods or ()))
+    return response

@@ -1,0 +1,158 @@
+"""Rendered bodies, their validators, and the per-process cache that keeps them.
+
+A ``Rendered`` is built once per (output, canonical filter, snapshot version,
+expiry boundary) and then answers every request for it: the strong ETag, the
+gzip variant and Last-Modified are computed with it, so a repeated request and
+a 304 render nothing. Pure data and pure functions; the web module does the I/O.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+GZIP_FROM_BYTES = 1024  # smaller bodies gain nothing from compression
+GZIP_LEVEL = 6
+
+
+@dataclass(slots=True)
+class Rendered:
+    """One output's bytes with everything a conditional or compressed answer needs."""
+
+    body: bytes
+    content_type: str
+    last_modified: datetime
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    etag: str = field(init=False)
+    _gzipped: bytes | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.etag = '"' + hashlib.blake2b(self.body, digest_size=16).hexdigest() + '"'
+
+    @property
+    def gzip_etag(self) -> str:
+        """A strong validator differs per content coding (RFC 9110, 8.8.3)."""
+        return self.etag[:-1] + '-gz"'
+
+    @property
+    def compressible(self) -> bool:
+        return len(self.body) >= GZIP_FROM_BYTES
+
+    def gzipped(self) -> bytes:
+        if self._gzipped is None:  # a race here only compresses twice: both results are equal
+            self._gzipped = gzip.compress(self.body, GZIP_LEVEL, mtime=0)
+        return self._gzipped
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self._gzipped or b"") + 200
+
+    @property
+    def http_last_modified(self) -> str:
+        return format_datetime(self.last_modified, usegmt=True)
+
+
+class RenderCache:
+    """A bounded LRU of ``Rendered`` by total bytes; safe to share between threads."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Hashable, Rendered] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_render(self, key: Hashable, render: Callable[[], Rendered]) -> Rendered:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return found
+            self.misses += 1
+        rendered = render()  # outside the lock: two threads may render the same bytes once each
+        self._store(key, rendered)
+        return rendered
+
+    def _store(self, key: Hashable, rendered: Rendered) -> None:
+        if rendered.compressible:
+            rendered.gzipped()  # before it is shared, so the size is known
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old.size
+            self._entries[key] = rendered
+            self._bytes += rendered.size
+            while self._bytes > self.max_bytes and len(self._entries) > 1:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.size
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+
+def _etags(header: str) -> list[str]:
+    """The entity tags of an If-None-Match header, with any weak prefix removed."""
+    tags = []
+    for part in header.split(","):
+        part = part.strip()
+        if part.startswith("W/"):
+            part = part[2:]
+        if part:
+            tags.append(part)
+    return tags
+
+
+def not_modified(rendered: Rendered, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    """RFC 9110, 13.2.2: If-None-Match decides when present (weak comparison); else If-Modified-Since."""
+    if rendered.status != 200:
+        return False
+    if if_none_match is not None:
+        tags = _etags(if_none_match)
+        return "*" in tags or rendered.etag in tags or rendered.gzip_etag in tags
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            return False
+        return int(rendered.last_modified.timestamp()) <= since.timestamp()
+    return False
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """True when the client lists gzip (or ``*``) without ``q=0``."""
+    if not accept_encoding:
+        return False
+    allowed = None
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        coding = coding.strip()
+        if coding not in ("gzip", "x-gzip", "*"):
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if coding == "*":
+            allowed = q > 0 if allowed is None else allowed
+        else:
+            return q > 0
+    return bool(allowed)

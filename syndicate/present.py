@@ -1,0 +1,94 @@
+"""Human-readable text for a posting's fields: one wording for the HTML pages and the Indeed feed.
+
+Pure functions; every one returns '' (or an empty list) for a field the posting
+does not give, so templates never print "None" and nothing is made up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .model import Address, Posting, Remote, Salary
+
+EMPLOYMENT_WORDS = {
+    "FULL_TIME": "Full-time",
+    "PART_TIME": "Part-time",
+    "CONTRACTOR": "Contract",
+    "TEMPORARY": "Temporary",
+    "INTERN": "Internship",
+    "VOLUNTEER": "Volunteer",
+    "PER_DIEM": "Per diem",
+    "OTHER": "Other",
+}
+UNIT_WORDS = {"HOUR": "hour", "DAY": "day", "WEEK": "week", "MONTH": "month", "YEAR": "year"}
+REMOTE_WORDS = {Remote.NO: "On site", Remote.ALLOWED: "Remote possible", Remote.ONLY: "Fully remote"}
+
+
+def address_text(a: Address) -> str:
+    if a.text is not None:
+        return a.text
+    return ", ".join(x for x in (a.street, a.city, a.region, a.postal_code, a.country) if x)
+
+
+def place_text(a: Address) -> str:
+    """A short place name for lists: city, region, country."""
+    if a.text is not None:
+        return a.text
+    return ", ".join(x for x in (a.city, a.region, a.country) if x) or address_text(a)
+
+
+def locations_text(posting: Posting) -> str:
+    return "; ".join(place_text(a) for a in posting.locations)
+
+
+def applicant_locations_text(posting: Posting) -> str:
+    return ", ".join(a.name for a in posting.applicant_locations)
+
+
+def remote_text(posting: Posting) -> str:
+    """'Fully remote (DE, AT, CH)', 'Remote possible' or 'On site'."""
+    words = REMOTE_WORDS[posting.remote]
+    where = applicant_locations_text(posting)
+    return f"{words} ({where})" if where and posting.remote is not Remote.NO else words
+
+
+def where_text(posting: Posting) -> str:
+    """One line for a list: places, then how remote."""
+    places = locations_text(posting)
+    if posting.remote is Remote.NO:
+        return places
+    return f"{places} · {remote_text(posting)}" if places else remote_text(posting)
+
+
+def employment_text(posting: Posting) -> str:
+    return ", ".join(EMPLOYMENT_WORDS[t] for t in posting.employment_types)
+
+
+def amount_text(amount: float) -> str:
+    return f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
+
+
+def salary_text(salary: Salary | None) -> str:
+    """'EUR 70,000–90,000 per year', 'GBP 48,500 per year', 'from USD 20 per hour'."""
+    if salary is None:
+        return ""
+    per = f"per {UNIT_WORDS[salary.unit]}"
+    if salary.value is not None:
+        return f"{salary.currency} {amount_text(salary.value)} {per}"
+    if salary.min is not None and salary.max is not None:
+        return f"{salary.currency} {amount_text(salary.min)}–{amount_text(salary.max)} {per}"
+    if salary.min is not None:
+        return f"from {salary.currency} {amount_text(salary.min)} {per}"
+    if salary.max is not None:
+        return f"up to {salary.currency} {amount_text(salary.max)} {per}"
+    return ""
+
+
+def date_text(value: datetime | None) -> str:
+    """'27 November 2026' (UTC), or '' when there is no date."""
+    return f"{value.day} {value:%B %Y}" if value else ""
+
+
+def iso_text(value: datetime | None) -> str:
+    """ISO 8601 in UTC with a 'Z', as schema.org and JSON Feed want it."""
+    return value.isoformat().replace("+00:00", "Z") if value else ""
