@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -107,3 +108,41 @@ def make_loader(store: Store, clock: Clock) -> Callable[..., PostingLoader]:
         return PostingLoader(root, store_ or store, UTC_ZONE, max_bytes, clock=clock)
 
     return make
+
+
+SHIPPED = REPO_ROOT / "postings"
+# The shipped postings are dated around late November 2026; the outputs are
+# tested at a fixed moment so that none of them expires under the tests' feet.
+SHIPPED_NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def web_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The clock the web routes read (expiry, max-age): fixed, moved by the test."""
+    clock = Clock(SHIPPED_NOW)
+    monkeypatch.setattr("syndicate.web.utcnow", clock)
+    return clock
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, database_url: str, web_clock: Clock) -> Callable[..., Any]:
+    """A Flask app over ``postings`` (default: the shipped ones) and the test database."""
+    from syndicate.factory import create_app
+
+    def make(postings: Path = SHIPPED, **overrides: Any) -> Any:
+        settings = {
+            "postings_dir": postings,
+            "instance_dir": tmp_path / "instance",
+            "database_url": database_url,
+            "reload_interval": 0.0,
+            **overrides,
+        }
+        return create_app(settings)
+
+    return make
+
+
+@pytest.fixture
+def client(make_app: Callable[..., Any]) -> Any:
+    """A test client of the shipped postings."""
+    return make_app().test_client()

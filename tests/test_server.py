@@ -157,3 +157,38 @@ def test_metrics_count_postings_by_state_and_rejected_files(server: Server) -> N
     assert metrics[("syndicate_postings", (("state", "expired"),))] == 1
     assert metrics[("syndicate_posting_files_rejected", ())] == 1
     assert metrics[("syndicate_posting_problems", (("level", "error"),))] == 1
+
+
+def raw_get(base: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """One GET over a plain socket-level client that neither decompresses nor caches (urllib3)."""
+    import urllib3
+
+    with urllib3.PoolManager() as http:
+        response = http.request("GET", base + path, headers=headers, decode_content=False, preload_content=True)
+        return response.status, {k.lower(): v for k, v in response.headers.items()}, response.data
+
+
+def test_conditional_get_and_gzip_over_a_real_socket(server: Server) -> None:
+    import gzip
+
+    import feedparser
+
+    status, headers, plain = raw_get(server.base, "/feed.atom", {"Accept-Encoding": "identity"})
+    assert status == 200 and "content-encoding" not in headers
+    assert int(headers["content-length"]) == len(plain)
+    assert feedparser.parse(plain).bozo == 0
+    # both gunicorn workers answer 304 to the validator either of them gave
+    for _ in range(6):
+        status, again, body = raw_get(server.base, "/feed.atom", {"If-None-Match": headers["etag"]})
+        assert (status, body) == (304, b"")
+        assert again["etag"] == headers["etag"]
+        status, _, body = raw_get(server.base, "/feed.atom", {"If-Modified-Since": headers["last-modified"]})
+        assert (status, body) == (304, b"")
+    status, zipped_headers, zipped = raw_get(server.base, "/feed.atom", {"Accept-Encoding": "gzip"})
+    assert zipped_headers["content-encoding"] == "gzip"
+    assert gzip.decompress(zipped) == plain
+    assert int(zipped_headers["content-length"]) == len(zipped) < len(plain)
+    # an edit changes the answer for a client holding the old copy
+    write(server.postings, "c.md", posting_text("c", title="Brand New Role"))
+    status, _, body = raw_get(server.base, "/feed.atom", {"If-None-Match": headers["etag"]})
+    assert status == 200 and b"Brand New Role" in body

@@ -1,0 +1,296 @@
+"""The HTTP interface through Flask's client: filters, paging, status codes, expiry, caching headers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+from conftest import Clock, posting_text, write
+
+FEEDS = ("/feed.rss", "/feed.atom", "/feed.json", "/feeds/indeed.xml", "/api/postings", "/")
+
+
+def ids_in(client: Any, query: str) -> set[str]:
+    response = client.get(f"/api/postings{query}")
+    assert response.status_code == 200, response.data
+    return {p["id"] for p in json.loads(response.data)["postings"]}
+
+
+def feed_titles(client: Any, path: str) -> set[str]:
+    return {e.title for e in feedparser.parse(client.get(path).data).entries}
+
+
+# --- filters ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("?tag=sql", {"verdant-grid-data-engineer", "harbourside-clinical-systems-analyst"}),
+        (
+            "?tag=SQL&tag=rust",
+            {
+                "verdant-grid-data-engineer",
+                "harbourside-clinical-systems-analyst",
+                "rustfoundation-senior-rust-developer",
+            },
+        ),
+        ("?remote=only", {"verdant-grid-data-engineer", "ledgerly-customer-support-specialist"}),
+        (
+            "?remote=1",
+            {
+                "verdant-grid-data-engineer",
+                "ledgerly-customer-support-specialist",
+                "harbourside-clinical-systems-analyst",
+            },
+        ),
+        (
+            "?remote=0",
+            {
+                "kestrel-robotics-field-service-engineer",
+                "rise-and-crumb-shift-lead",
+                "rustfoundation-senior-rust-developer",
+            },
+        ),
+        ("?type=part-time", {"rise-and-crumb-shift-lead", "harbourside-clinical-systems-analyst"}),
+        ("?company=kestrel%20robotics", {"kestrel-robotics-field-service-engineer"}),
+        ("?location=bristol", {"harbourside-clinical-systems-analyst"}),
+        ("?location=US-CA", {"ledgerly-customer-support-specialist"}),
+        ("?q=heat%20pumps", {"verdant-grid-data-engineer"}),
+        ("?q=tokio&remote=0", {"rustfoundation-senior-rust-developer"}),
+        ("?tag=sql&remote=only", {"verdant-grid-data-engineer"}),
+        ("?tag=haskell", set()),
+    ],
+)
+def test_filters_select_postings(client: Any, query: str, expected: set[str]) -> None:
+    assert ids_in(client, query) == expected
+
+
+def test_every_feed_applies_the_filter(client: Any) -> None:
+    assert feed_titles(client, "/feed.atom?remote=only") == {
+        "Data Engineer, Grid Forecasting",
+        "Customer Support Specialist (Pacific Hours)",
+    }
+    assert feed_titles(client, "/feed.rss?tag=rust") == {"Senior Rust Developer"}
+    items = json.loads(client.get("/feed.json?type=PART_TIME").data)["items"]
+    assert {i["title"] for i in items} == {"Part-Time Shift Lead (Early Bake)", "Clinical Systems Analyst"}
+    assert client.get("/feeds/indeed.xml?company=ledgerly").data.count(b"<job>") == 1
+    page = client.get("/?tag=bakery").text
+    assert "Part-Time Shift Lead (Early Bake)" in page and "Senior Rust Developer" not in page
+
+
+@pytest.mark.parametrize(
+    "query,words",
+    [
+        ("?remote=maybe", "'remote' must be"),
+        ("?type=gig", "'type' must be one of"),
+        ("?tags=rust", "unknown parameter 'tags'"),
+        ("?page=0", "'page' must be"),
+        ("?page=two", "'page' must be"),
+        ("?remote=1&remote=0", "'remote' may be given once"),
+        ("?q=" + "x" * 300, "longer than"),
+        ("?company=%01", "control character"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/feed.rss", "/feed.atom", "/feed.json", "/feeds/indeed.xml", "/api/postings"])
+def test_a_bad_filter_is_a_400_that_says_why(client: Any, path: str, query: str, words: str) -> None:
+    response = client.get(path + query)
+    assert response.status_code == 400
+    assert words in response.text
+    if path == "/api/postings":
+        assert json.loads(response.data)["error"]
+
+
+def test_the_index_ignores_tracking_parameters_but_not_bad_values(client: Any) -> None:
+    assert client.get("/?utm_source=newsletter").status_code == 200
+    response = client.get("/?remote=maybe")
+    assert response.status_code == 400 and "remote" in response.text
+    assert client.get("/?tag=&q=&remote=").status_code == 200, "an HTML form sends empty fields"
+
+
+def test_one_filter_is_one_cache_entry_whatever_its_spelling(make_app: Callable[..., Any]) -> None:
+    app = make_app()
+    client = app.test_client()
+    cache = app.extensions["syndicate.web"].cache
+    first = client.get("/feed.atom?remote=only&tag=sql")
+    entries = len(cache)
+    for spelling in ("?tag=SQL&remote=only", "?remote=ONLY&tag=sql&tag=sql", "?tag=%20sql&remote=only"):
+        again = client.get("/feed.atom" + spelling)
+        assert again.data == first.data and again.headers["ETag"] == first.headers["ETag"]
+    assert len(cache) == entries
+    assert cache.hits >= 3
+
+
+# --- paging and single postings ------------------------------------------------------------
+
+
+def test_the_api_pages_with_next_links(make_app: Callable[..., Any], postings_dir: Path) -> None:
+    for n in range(5):
+        write(postings_dir, f"p{n}.md", posting_text(f"p{n}", date_posted=f"2026-11-0{n + 1}"))
+    client = make_app(postings_dir, page_size=2, base_url="https://jobs.example").test_client()
+    seen, url, pages = [], "/api/postings", 0
+    while url:
+        body = json.loads(client.get(url).data)
+        assert body["total"] == 5
+        seen += [p["id"] for p in body["postings"]]
+        url = body["next"] and body["next"].removeprefix("https://jobs.example")
+        pages += 1
+    assert seen == ["p4", "p3", "p2", "p1", "p0"] and pages == 3
+
+
+def test_one_posting_in_the_api_has_the_file_field_names(client: Any) -> None:
+    body = json.loads(client.get("/api/postings/verdant-grid-data-engineer").data)
+    assert body["title"] == "Data Engineer, Grid Forecasting"
+    assert body["remote"] == "only"
+    assert body["applicant_locations"] == ["DE", "AT", "CH"]
+    assert body["salary"] == {"min": 70000, "max": 90000, "currency": "EUR", "per": "YEAR"}
+    assert body["employment_type"] == ["FULL_TIME"]
+    assert body["valid_through"] == "2027-03-31T23:59:59Z"
+    assert body["company"]["name"] == "Verdant Grid"
+
+
+@pytest.mark.parametrize("suffix", ["", ".jsonld"])
+def test_closed_postings_are_gone_and_unknown_ones_not_found(client: Any, suffix: str) -> None:
+    gone = client.get(f"/jobs/foldline-ux-designer-2026q4{suffix}")
+    assert gone.status_code == 410
+    assert b"application/ld+json" not in gone.data and b'"@type"' not in gone.data
+    assert client.get(f"/jobs/no-such-job{suffix}").status_code == 404
+    assert client.get("/api/postings/foldline-ux-designer-2026q4").status_code == 410
+    assert "foldline-ux-designer-2026q4" not in ids_in(client, "")
+
+
+def test_drafts_are_not_found_anywhere(make_app: Callable[..., Any], postings_dir: Path) -> None:
+    write(postings_dir, "d.md", posting_text("d", title="Secret Role", status="draft"))
+    write(postings_dir, "o.md", posting_text("o", title="Public Role"))
+    client = make_app(postings_dir).test_client()
+    for path in ("/jobs/d", "/jobs/d.jsonld", "/api/postings/d"):
+        assert client.get(path).status_code == 404
+    for path in FEEDS + ("/sitemap.xml",):
+        body = client.get(path).data
+        assert b"Public Role" in body or b"/jobs/o" in body, path
+        assert b"Secret Role" not in body and b"/jobs/d" not in body, path
+
+
+# --- expiry -------------------------------------------------------------------------------
+
+
+def test_a_posting_disappears_everywhere_the_moment_it_expires(
+    make_app: Callable[..., Any], postings_dir: Path, web_clock: Clock
+) -> None:
+    write(postings_dir, "soon.md", posting_text("soon", title="Expiring Role", valid_through="2026-11-28T09:00:30Z"))
+    write(postings_dir, "stay.md", posting_text("stay", title="Lasting Role"))
+    client = make_app(postings_dir).test_client()
+    paths = FEEDS + ("/sitemap.xml",)
+    before = {path: client.get(path) for path in paths}
+    assert all(b"Expiring Role" in r.data or b"/jobs/soon" in r.data for r in before.values())
+    assert client.get("/feed.atom").headers["Cache-Control"] == "public, max-age=30", "no cache outlives the expiry"
+    web_clock.advance(seconds=30)  # exactly valid_through: still open
+    assert client.get("/jobs/soon").status_code == 200
+    web_clock.advance(microseconds=1)
+    for path in paths:
+        after = client.get(path)
+        assert b"Expiring Role" not in after.data and b"/jobs/soon" not in after.data, path
+        assert b"Lasting Role" in after.data or b"/jobs/stay" in after.data, path
+        assert after.headers["ETag"] != before[path].headers["ETag"]
+        # a client holding the old copy gets the new one, by ETag and by date
+        validators = {"If-Modified-Since": before[path].headers["Last-Modified"]}
+        assert client.get(path, headers=validators).status_code == 200, path
+    assert client.get("/jobs/soon").status_code == 410
+    assert client.get("/jobs/soon.jsonld").status_code == 410
+
+
+# --- conditional GET and compression ------------------------------------------------------
+
+
+def status(client: Any, path: str, headers: dict[str, str]) -> int:
+    response = client.get(path, headers=headers)
+    response.close()
+    return response.status_code
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *FEEDS,
+        "/sitemap.xml",
+        "/robots.txt",
+        "/jobs/verdant-grid-data-engineer",
+        "/jobs/verdant-grid-data-engineer.jsonld",
+        "/api/postings/verdant-grid-data-engineer",
+        "/static/style.css",
+    ],
+)
+def test_every_get_answers_conditional_requests(client: Any, path: str) -> None:
+    first = client.get(path)
+    first.close()  # static files are served from an open file
+    assert first.status_code == 200
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert not etag.startswith("W/"), "strong validators"
+    assert status(client, path, {"If-None-Match": etag}) == 304
+    assert status(client, path, {"If-None-Match": f'"other", {etag}'}) == 304
+    assert status(client, path, {"If-Modified-Since": modified}) == 304
+    earlier = format_datetime(parsedate_to_datetime(modified).replace(year=2000), usegmt=True)
+    assert status(client, path, {"If-Modified-Since": earlier}) == 200
+    # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2)
+    assert status(client, path, {"If-None-Match": '"other"', "If-Modified-Since": modified}) == 200
+    assert "max-age=" in first.headers["Cache-Control"]
+
+
+def test_gzip_when_accepted_with_its_own_etag(client: Any) -> None:
+    plain = client.get("/feed.atom")
+    zipped = client.get("/feed.atom", headers={"Accept-Encoding": "br, gzip;q=0.8"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == plain.data
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    assert zipped.headers["Vary"] == "Accept-Encoding"
+    assert "Content-Encoding" not in client.get("/feed.atom", headers={"Accept-Encoding": "gzip;q=0"}).headers
+    again = client.get("/feed.atom", headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]})
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize(
+    "path,content_type",
+    [
+        ("/feed.rss", "application/rss+xml; charset=utf-8"),
+        ("/feed.atom", "application/atom+xml; charset=utf-8"),
+        ("/feed.json", "application/feed+json; charset=utf-8"),
+        ("/feeds/indeed.xml", "application/xml; charset=utf-8"),
+        ("/sitemap.xml", "application/xml; charset=utf-8"),
+        ("/robots.txt", "text/plain; charset=utf-8"),
+        ("/api/postings", "application/json"),
+        ("/jobs/verdant-grid-data-engineer", "text/html; charset=utf-8"),
+        ("/jobs/verdant-grid-data-engineer.jsonld", "application/ld+json"),
+        ("/", "text/html; charset=utf-8"),
+    ],
+)
+def test_content_types(client: Any, path: str, content_type: str) -> None:
+    assert client.get(path).headers["Content-Type"] == content_type
+
+
+def test_a_repeated_request_renders_nothing(make_app: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    client = make_app().test_client()
+    client.get("/feed.rss")
+    client.get("/jobs/verdant-grid-data-engineer")
+
+    def fail(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr("syndicate.feeds.render_rss", fail)
+    monkeypatch.setattr("syndicate.pages.render_job", fail)
+    assert client.get("/feed.rss").status_code == 200
+    assert client.get("/jobs/verdant-grid-data-engineer").status_code == 200
+
+
+def test_a_changed_posting_changes_its_outputs(make_app: Callable[..., Any], postings_dir: Path) -> None:
+    path = write(postings_dir, "a.md", posting_text("a", title="Backend Engineer"))
+    client = make_app(postings_dir).test_client()
+    old = client.get("/jobs/a")
+    path.write_text(posting_text("a", title="Platform Engineer"), encoding="utf-8")
+    new = client.get("/jobs/a", headers={"If-None-Match": old.headers["ETag"]})
+    assert new.status_code == 200 and "Platform Engineer" in new.text
