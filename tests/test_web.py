@@ -171,7 +171,7 @@ def test_drafts_are_not_found_anywhere(make_app: Callable[..., Any], postings_di
     client = make_app(postings_dir).test_client()
     for path in ("/jobs/d", "/jobs/d.jsonld", "/api/postings/d"):
         assert client.get(path).status_code == 404
-    for path in FEEDS + ("/sitemap.xml",):
+    for path in (*FEEDS, "/sitemap.xml"):
         body = client.get(path).data
         assert b"Public Role" in body or b"/jobs/o" in body, path
         assert b"Secret Role" not in body and b"/jobs/d" not in body, path
@@ -186,7 +186,7 @@ def test_a_posting_disappears_everywhere_the_moment_it_expires(
     write(postings_dir, "soon.md", posting_text("soon", title="Expiring Role", valid_through="2026-11-28T09:00:30Z"))
     write(postings_dir, "stay.md", posting_text("stay", title="Lasting Role"))
     client = make_app(postings_dir).test_client()
-    paths = FEEDS + ("/sitemap.xml",)
+    paths = (*FEEDS, "/sitemap.xml")
     before = {path: client.get(path) for path in paths}
     assert all(b"Expiring Role" in r.data or b"/jobs/soon" in r.data for r in before.values())
     assert client.get("/feed.atom").headers["Cache-Control"] == "public, max-age=30", "no cache outlives the expiry"
