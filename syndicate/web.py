@@ -24,6 +24,7 @@ from .factory import Services, services
 from .filters import FilterError, parse_filter, parse_page
 from .httpcache import RenderCache, Rendered, accepts_gzip, not_modified
 from .loader import utcnow
+from .metrics import RenderCacheCollector
 from .model import Posting, Status
 from .outputs import PageNotFound, Site
 from .snapshot import Snapshot
@@ -77,7 +78,9 @@ class WebState:
 
 
 def init_app(app: Flask, svc: Services) -> None:
-    app.extensions[EXTENSION] = WebState(svc)
+    state = WebState(svc)
+    app.extensions[EXTENSION] = state
+    svc.metrics.register(RenderCacheCollector(state.cache))
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = svc.settings.cache_max_age
     app.register_blueprint(bp)
     app.after_request(_conditional_fallback)

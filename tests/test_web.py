@@ -294,3 +294,19 @@ def test_a_changed_posting_changes_its_outputs(make_app: Callable[..., Any], pos
     path.write_text(posting_text("a", title="Platform Engineer"), encoding="utf-8")
     new = client.get("/jobs/a", headers={"If-None-Match": old.headers["ETag"]})
     assert new.status_code == 200 and "Platform Engineer" in new.text
+
+
+def test_metrics_count_render_cache_hits_and_misses(client: Any) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def samples() -> dict[str, float]:
+        text = client.get("/metrics").text
+        return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+
+    before = samples()
+    client.get("/feed.rss?tag=rust")
+    client.get("/feed.rss?tag=rust")
+    after = samples()
+    assert after["syndicate_render_cache_misses_total"] == before["syndicate_render_cache_misses_total"] + 1
+    assert after["syndicate_render_cache_hits_total"] == before["syndicate_render_cache_hits_total"] + 1
+    assert after["syndicate_render_cache_bytes"] > before["syndicate_render_cache_bytes"]
