@@ -86,7 +86,7 @@ class Filter:
             return False
         if self.company is not None and fold(posting.company.name) != self.company:
             return False
-        if self.location is not None and self.location not in location_text(posting):
+        if self.location is not None and not _words(self.location).search(location_text(posting)):
             return False
         if self.q is not None:
             text = search_text(posting)
@@ -100,6 +100,12 @@ class Filter:
 
 
 NO_FILTER = Filter()
+
+
+@lru_cache(maxsize=1024)
+def _words(value: str) -> re.Pattern[str]:
+    """``value`` as whole words: 'de' finds the country DE, not 'Camden'."""
+    return re.compile(r"(?<!\w)" + re.escape(value) + r"(?!\w)")
 
 
 def fold(text: str) -> str:

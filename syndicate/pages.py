@@ -16,7 +16,7 @@ from markupsafe import Markup
 from . import present
 from .filters import Filter
 from .model import Posting
-from .urls import FEED_PATHS, Links
+from .urls import Links
 
 FEED_TYPES = {
     "rss": ("application/rss+xml", "RSS"),
@@ -60,6 +60,7 @@ def _environment() -> Environment:
         "salary_text",
         "date_text",
         "iso_text",
+        "page_description",
     ):
         env.filters[name] = getattr(present, name)
     env.globals["EMPLOYMENT_WORDS"] = present.EMPLOYMENT_WORDS
@@ -76,7 +77,7 @@ def render_index(
 ) -> str:
     """The list of open postings matching ``flt``, newest first, with filter controls and feed links."""
     return _ENV.get_template("index.html").render(
-        postings=postings, flt=flt, choices=choices, pager=pager, links=links, site_name=site_name, feeds=FEED_PATHS
+        postings=postings, flt=flt, choices=choices, pager=pager, links=links, site_name=site_name
     )
 
 

@@ -6,6 +6,7 @@ does not give, so templates never print "None" and nothing is made up.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from .model import Address, Posting, Remote, Salary
@@ -38,7 +39,8 @@ def place_text(a: Address) -> str:
 
 
 def locations_text(posting: Posting) -> str:
-    return "; ".join(place_text(a) for a in posting.locations)
+    """Each place once: two sites in one city read as that city."""
+    return "; ".join(dict.fromkeys(place_text(a) for a in posting.locations))
 
 
 def applicant_locations_text(posting: Posting) -> str:
@@ -92,3 +94,11 @@ def date_text(value: datetime | None) -> str:
 def iso_text(value: datetime | None) -> str:
     """ISO 8601 in UTC with a 'Z', as schema.org and JSON Feed want it."""
     return value.isoformat().replace("+00:00", "Z") if value else ""
+
+
+_HEADING = re.compile(r"<(/?)h([1-5])\b")
+
+
+def page_description(html: str) -> str:
+    """The description under the page's own ``h1``: every heading one level down (h6 stays)."""
+    return _HEADING.sub(lambda m: f"<{m.group(1)}h{int(m.group(2)) + 1}", html)

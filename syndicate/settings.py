@@ -134,7 +134,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Public origin for absolute URLs in every output (e.g. `https://jobs.example`); empty: the request's.",
         _base_url,
     ),
-    Setting("site_name", "SYNDICATE_SITE_NAME", "Open positions", "Name of the site in page titles and feeds."),
+    Setting("site_name", "SYNDICATE_SITE_NAME", "Careers", "Name of the site in page titles and feeds."),
     Setting(
         "page_size",
         "SYNDICATE_PAGE_SIZE",

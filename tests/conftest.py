@@ -125,9 +125,11 @@ def web_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, database_url: str, web_clock: Clock) -> Callable[..., Any]:
+def make_app(tmp_path: Path, database_url: str, web_clock: Clock) -> Iterator[Callable[..., Any]]:
     """A Flask app over ``postings`` (default: the shipped ones) and the test database."""
     from syndicate.factory import create_app
+
+    made: list[Any] = []
 
     def make(postings: Path = SHIPPED, **overrides: Any) -> Any:
         settings = {
@@ -137,9 +139,13 @@ def make_app(tmp_path: Path, database_url: str, web_clock: Clock) -> Callable[..
             "reload_interval": 0.0,
             **overrides,
         }
-        return create_app(settings)
+        app = create_app(settings)
+        made.append(app)
+        return app
 
-    return make
+    yield make
+    for app in made:  # PostgreSQL allows only so many connections: give each app's back
+        app.extensions["syndicate"].store.close()
 
 
 @pytest.fixture

@@ -310,3 +310,20 @@ def test_metrics_count_render_cache_hits_and_misses(client: Any) -> None:
     assert after["syndicate_render_cache_misses_total"] == before["syndicate_render_cache_misses_total"] + 1
     assert after["syndicate_render_cache_hits_total"] == before["syndicate_render_cache_hits_total"] + 1
     assert after["syndicate_render_cache_bytes"] > before["syndicate_render_cache_bytes"]
+
+
+def test_location_matches_whole_words(make_app: Callable[..., Any], postings_dir: Path) -> None:
+    write(postings_dir, "camden.md", posting_text("camden", location="Camden, London"))
+    write(postings_dir, "berlin.md", posting_text("berlin", location="{city: Berlin, country: DE}"))
+    client = make_app(postings_dir).test_client()
+    assert ids_in(client, "?location=de") == {"berlin"}
+    assert ids_in(client, "?location=camden") == {"camden"}
+    assert ids_in(client, "?location=london") == {"camden"}
+
+
+def test_a_job_page_has_one_h1_and_the_description_headings_below_it(client: Any) -> None:
+    from lxml import html
+
+    page = html.fromstring(client.get("/jobs/rustfoundation-senior-rust-developer").text)
+    assert [h.text_content().strip() for h in page.xpath("//h1")] == ["Senior Rust Developer"]
+    assert "About the Role" in [h.text_content().strip() for h in page.xpath("//h3")]
