@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .model import Address, Posting, Remote
-from .present import iso_text
+from .present import iso_text, json_number
 from .urls import Links
 
 REMOTE_VALUES = {Remote.NO: False, Remote.ALLOWED: True, Remote.ONLY: "only"}
@@ -32,7 +32,8 @@ def posting_object(p: Posting, links: Links) -> dict[str, Any]:
     salary = None
     if p.salary:
         s = p.salary
-        salary = {k: v for k, v in (("min", s.min), ("max", s.max), ("value", s.value)) if v is not None}
+        amounts = (("min", s.min), ("max", s.max), ("value", s.value))
+        salary = {k: json_number(v) for k, v in amounts if v is not None}
         salary |= {"currency": s.currency, "per": s.unit}
     return {
         "id": p.id,

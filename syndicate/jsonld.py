@@ -15,7 +15,7 @@ from typing import Any
 import nh3
 
 from .model import Address, Posting, Remote, Salary
-from .present import iso_text
+from .present import iso_text, json_number
 
 CONTEXT = "https://schema.org/"
 
@@ -51,18 +51,14 @@ def _postal_address(a: Address) -> dict[str, Any] | str:
     return out
 
 
-def _number(value: float) -> int | float:
-    return int(value) if value == int(value) else value
-
-
 def _salary(s: Salary) -> dict[str, Any]:
     amount: dict[str, Any] = {"@type": "QuantitativeValue"}
     if s.value is not None:
-        amount["value"] = _number(s.value)
+        amount["value"] = json_number(s.value)
     if s.min is not None:
-        amount["minValue"] = _number(s.min)
+        amount["minValue"] = json_number(s.min)
     if s.max is not None:
-        amount["maxValue"] = _number(s.max)
+        amount["maxValue"] = json_number(s.max)
     amount["unitText"] = s.unit
     return {"@type": "MonetaryAmount", "currency": s.currency, "value": amount}
 

@@ -84,7 +84,7 @@ def feed(fmt: str, catalog: Catalog, epoch: int, flt: Filter, page: int, links: 
     title = f"{site.name} ({describe(flt)})" if not flt.is_empty else site.name
     data = feeds.FeedPage(
         title=title,
-        description=f"Open positions at {site.name}" + (f", filtered by {describe(flt)}" if not flt.is_empty else ""),
+        description=f"{site.name}: open positions" + (f" ({describe(flt)})" if not flt.is_empty else ""),
         home_url=links.index(flt),
         self_url=self_url,
         query=f"{fmt}?{flt.query()}",

@@ -92,8 +92,13 @@ def date_text(value: datetime | None) -> str:
 
 
 def iso_text(value: datetime | None) -> str:
-    """ISO 8601 in UTC with a 'Z', as schema.org and JSON Feed want it."""
-    return value.isoformat().replace("+00:00", "Z") if value else ""
+    """ISO 8601 in UTC with a 'Z', to the second, as schema.org, sitemaps and JSON Feed want it."""
+    return value.replace(microsecond=0).isoformat().replace("+00:00", "Z") if value else ""
+
+
+def json_number(value: float) -> int | float:
+    """70000.0 as 70000: amounts read as written."""
+    return int(value) if value == int(value) else value
 
 
 _HEADING = re.compile(r"<(/?)h([1-5])\b")
