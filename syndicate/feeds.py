@@ -8,6 +8,7 @@ so neither an edit nor a new host name makes a reader see a new item.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import uuid
@@ -147,7 +148,10 @@ def _generator(page: FeedPage, *, rss: bool) -> FeedGenerator:
         fe.author(_author(p, uri_key="uri"))
         fe.published(p.date_posted)
         fe.updated(p.updated)
-        fe.summary(xml_text(entry_summary(p)))
+        summary = xml_text(entry_summary(p))
+        # RSS readers render <description> as HTML, so plain text is escaped for it; Atom's
+        # <summary> is type="text" and JSON Feed's summary is plain text by their specs
+        fe.summary(html.escape(summary, quote=False) if rss else summary)
         fe.content(xml_text(p.description_html), type="html")
         for tag in p.tags:
             fe.category(term=xml_text(tag), label=xml_text(tag))

@@ -9,9 +9,10 @@ would have been accepted: an empty feed would hide the mistake.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlencode
@@ -78,7 +79,7 @@ class Filter:
         return urlencode(pairs)
 
     def matches(self, posting: Posting) -> bool:
-        if self.tags and not any(t in posting.tags for t in self.tags):
+        if self.tags and not any(t in folded_tags(posting.tags) for t in self.tags):
             return False
         if self.types and not any(t in posting.employment_types for t in self.types):
             return False
@@ -113,18 +114,37 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().strip()
 
 
-@lru_cache(maxsize=50_000)
-def _folded_texts(key: tuple[str, str], parts: tuple[str, ...]) -> str:
-    return "\n".join(fold(part) for part in parts if part)
+@lru_cache(maxsize=10_000)
+def folded_tags(tags: tuple[str, ...]) -> frozenset[str]:
+    """A posting's tags as the filter compares them ('Straße' and 'strasse' alike)."""
+    return frozenset(fold(t) for t in tags)
+
+
+# Folded texts per (kind, id, content hash). Bounded by clearing: entries are cheap to
+# rebuild, and a key never holds the text itself, so the bound is a bound on memory.
+_TEXTS: dict[tuple[str, str, str], str] = {}
+_TEXTS_MAX = 20_000
+
+
+def _folded(kind: str, posting: Posting, parts: Callable[[], Iterable[str]]) -> str:
+    key = (kind, posting.id, posting.content_hash)
+    text = _TEXTS.get(key)
+    if text is None:
+        if len(_TEXTS) >= _TEXTS_MAX:
+            _TEXTS.clear()
+        text = _TEXTS[key] = "\n".join(fold(part) for part in parts() if part)
+    return text
 
 
 def location_text(posting: Posting) -> str:
     """Every place named by the posting, folded: addresses and applicant locations."""
-    parts: list[str] = []
-    for a in posting.locations:
-        parts.extend(x for x in (a.street, a.city, a.region, a.postal_code, a.country, a.text) if x)
-    parts.extend(a.name for a in posting.applicant_locations)
-    return _folded_texts((posting.id, posting.content_hash + ":loc"), tuple(parts))
+
+    def parts() -> Iterable[str]:
+        for a in posting.locations:
+            yield from (a.street, a.city, a.region, a.postal_code, a.country, a.text)  # type: ignore[misc]
+        yield from (a.name for a in posting.applicant_locations)
+
+    return _folded("location", posting, parts)
 
 
 _TAG = re.compile(r"<[^>]*>")
@@ -132,15 +152,13 @@ _TAG = re.compile(r"<[^>]*>")
 
 def search_text(posting: Posting) -> str:
     """What ``q`` searches: title, company, department, tags, places and the description's text."""
-    parts = (
-        posting.title,
-        posting.company.name,
-        posting.department or "",
-        " ".join(posting.tags),
-        location_text(posting),
-        _TAG.sub(" ", posting.description_html),
-    )
-    return _folded_texts((posting.id, posting.content_hash), parts)
+
+    def parts() -> Iterable[str]:
+        yield from (posting.title, posting.company.name, posting.department or "", " ".join(posting.tags))
+        yield location_text(posting)
+        yield html.unescape(_TAG.sub(" ", posting.description_html))
+
+    return _folded("search", posting, parts)
 
 
 def _one_value(key: str, values: Sequence[str]) -> str:

@@ -115,13 +115,14 @@ def _etags(header: str) -> list[str]:
     return tags
 
 
-def not_modified(rendered: Rendered, if_none_match: str | None, if_modified_since: str | None) -> bool:
-    """RFC 9110, 13.2.2: If-None-Match decides when present (weak comparison); else If-Modified-Since."""
+def not_modified(rendered: Rendered, etag: str, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    """RFC 9110, 13.2.2: If-None-Match decides when present (weak comparison against ``etag``, the
+    validator of the representation being sent); else If-Modified-Since."""
     if rendered.status != 200:
         return False
     if if_none_match is not None:
         tags = _etags(if_none_match)
-        return "*" in tags or rendered.etag in tags or rendered.gzip_etag in tags
+        return "*" in tags or etag in tags
     if if_modified_since:
         try:
             since = parsedate_to_datetime(if_modified_since)

@@ -78,11 +78,13 @@ def job_posting(p: Posting, url: str) -> dict[str, Any]:
         "@context": CONTEXT,
         "@type": "JobPosting",
         "title": p.title,
-        "description": google_description(p.description_html),
         "identifier": {"@type": "PropertyValue", "name": p.company.name, "value": p.id},
         "hiringOrganization": _organization(p),
         "url": url,
     }
+    description = google_description(p.description_html)
+    if description:  # an empty body is left out (lint warns), not sent as ""
+        data["description"] = description
     if p.date_posted:
         data["datePosted"] = iso_text(p.date_posted)
     if p.valid_through:

@@ -252,7 +252,7 @@ class PostingLoader:
         for posting in ask:
             dates = found[posting.id]
             posted = posting.date_posted if posting.date_posted_given else dates.first_seen
-            winners[posting.id] = _with_dates(posting, posted, max(dates.changed_at, posted))  # type: ignore[arg-type]
+            winners[posting.id] = _with_dates(posting, posted, dates.changed_at)  # type: ignore[arg-type]
 
 
 def _with_dates(posting: Posting, date_posted: datetime, updated: datetime) -> Posting:

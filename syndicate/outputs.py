@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from . import api, feeds, indeed, pages, sitemap
 from .catalog import Catalog
@@ -37,6 +37,7 @@ class Site:
     name: str
     page_size: int
     hubs: tuple[str, ...] = ()
+    tz: tzinfo | None = None  # the zone dates are shown in on pages (the posting files' zone)
 
 
 class PageNotFound(LookupError):
@@ -141,12 +142,12 @@ def jsonld_document(p: Posting, links: Links) -> Rendered:
 
 def job_page(p: Posting, links: Links, site: Site) -> Rendered:
     script = script_json(job_posting(p, links.job(p.id)))
-    html = pages.render_job(posting=p, jsonld_script=script, links=links, site_name=site.name)
+    html = pages.render_job(posting=p, jsonld_script=script, links=links, site_name=site.name, tz=site.tz)
     return Rendered(html.encode(), HTML, p.updated)  # type: ignore[arg-type]
 
 
 def gone_page(p: Posting, links: Links, site: Site) -> Rendered:
-    html = pages.render_gone(posting=p, links=links, site_name=site.name)
+    html = pages.render_gone(posting=p, links=links, site_name=site.name, tz=site.tz)
     return Rendered(html.encode(), HTML, p.updated, status=410)  # type: ignore[arg-type]
 
 
@@ -176,6 +177,6 @@ def index_page(catalog: Catalog, epoch: int, flt: Filter, page: int, links: Link
         previous_url=links.index(flt, page - 1) if page > 1 else None,
     )
     html = pages.render_index(
-        postings=part.items, flt=flt, choices=choices(live), pager=pager, links=links, site_name=site.name
+        postings=part.items, flt=flt, choices=choices(live), pager=pager, links=links, site_name=site.name, tz=site.tz
     )
     return Rendered(html.encode(), HTML, catalog.last_modified(epoch))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from . import present
-from .filters import Filter
+from .filters import Filter, fold
 from .model import Posting
 from .urls import Links
 
@@ -63,6 +64,7 @@ def _environment() -> Environment:
         "page_description",
     ):
         env.filters[name] = getattr(present, name)
+    env.filters["fold"] = fold
     env.globals["EMPLOYMENT_WORDS"] = present.EMPLOYMENT_WORDS
     env.globals["FEED_TYPES"] = FEED_TYPES
     env.globals["FEED_FORMATS"] = tuple(FEED_TYPES)
@@ -73,24 +75,31 @@ _ENV = _environment()
 
 
 def render_index(
-    *, postings: Sequence[Posting], flt: Filter, choices: Choices, pager: Pager, links: Links, site_name: str
+    *,
+    postings: Sequence[Posting],
+    flt: Filter,
+    choices: Choices,
+    pager: Pager,
+    links: Links,
+    site_name: str,
+    tz: tzinfo | None = None,
 ) -> str:
     """The list of open postings matching ``flt``, newest first, with filter controls and feed links."""
     return _ENV.get_template("index.html").render(
-        postings=postings, flt=flt, choices=choices, pager=pager, links=links, site_name=site_name
+        postings=postings, flt=flt, choices=choices, pager=pager, links=links, site_name=site_name, tz=tz
     )
 
 
-def render_job(*, posting: Posting, jsonld_script: str, links: Links, site_name: str) -> str:
-    """One open posting in full. ``jsonld_script`` is JSON already escaped for a <script> element."""
+def render_job(*, posting: Posting, jsonld_script: str, links: Links, site_name: str, tz: tzinfo | None = None) -> str:
+    """One open posting in full, dates in ``tz``. ``jsonld_script`` is JSON already escaped for <script>."""
     return _ENV.get_template("job.html").render(
-        posting=posting, jsonld=Markup(jsonld_script), links=links, site_name=site_name
+        posting=posting, jsonld=Markup(jsonld_script), links=links, site_name=site_name, tz=tz
     )
 
 
-def render_gone(*, posting: Posting, links: Links, site_name: str) -> str:
+def render_gone(*, posting: Posting, links: Links, site_name: str, tz: tzinfo | None = None) -> str:
     """The 410 page of a closed or expired posting: what it was, and no JSON-LD."""
-    return _ENV.get_template("gone.html").render(posting=posting, links=links, site_name=site_name)
+    return _ENV.get_template("gone.html").render(posting=posting, links=links, site_name=site_name, tz=tz)
 
 
 def render_error(*, status: int, title: str, message: str, links: Links, site_name: str) -> str:

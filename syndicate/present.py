@@ -7,7 +7,7 @@ does not give, so templates never print "None" and nothing is made up.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from .model import Address, Posting, Remote, Salary
 
@@ -67,7 +67,8 @@ def employment_text(posting: Posting) -> str:
 
 
 def amount_text(amount: float) -> str:
-    return f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}"
+    """70,000 or 19.5: the amount as written, with thousands separated."""
+    return f"{json_number(amount):,}"
 
 
 def salary_text(salary: Salary | None) -> str:
@@ -86,9 +87,12 @@ def salary_text(salary: Salary | None) -> str:
     return ""
 
 
-def date_text(value: datetime | None) -> str:
-    """'27 November 2026' (UTC), or '' when there is no date."""
-    return f"{value.day} {value:%B %Y}" if value else ""
+def date_text(value: datetime | None, tz: tzinfo | None = None) -> str:
+    """'27 November 2026' in ``tz`` (the zone the posting files are written in), or ''."""
+    if value is None:
+        return ""
+    local = value.astimezone(tz) if tz else value
+    return f"{local.day} {local:%B %Y}"
 
 
 def iso_text(value: datetime | None) -> str:

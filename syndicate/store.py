@@ -15,7 +15,7 @@ import fcntl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ snapshot_version = sa.Table(
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+VERSION_MEMORY = timedelta(days=30)
 _WHOLE_TABLE = 2000  # above this many values, one scan of the table beats many IN lists
 _CHUNK = 500  # bound parameters per statement stay well under SQLite's limit
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -89,6 +90,17 @@ class Seen:
 def _utc(value: datetime) -> datetime:
     # Every value is stored in UTC: SQLite drops the offset, and hands back naive datetimes.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _second(value: datetime) -> datetime:
+    """HTTP dates have whole seconds: change times are kept that way, so that two changes
+    compare as different in ``If-Modified-Since`` they are kept at least a second apart."""
+    return _utc(value).replace(microsecond=0)
+
+
+def second_after(previous: datetime, now: datetime) -> datetime:
+    """``now`` to the second, but at least a second after ``previous``."""
+    return max(_second(now), _second(previous) + timedelta(seconds=1))
 
 
 def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
@@ -217,8 +229,16 @@ class Store:
                     posting_state.update()
                     .where(posting_state.c.id == sa.bindparam("b_id"))
                     .where(posting_state.c.content_hash == sa.bindparam("b_old"))
-                    .values(content_hash=sa.bindparam("b_hash"), changed_at=_utc(now)),
-                    [{"b_id": s.id, "b_old": known[s.id][0], "b_hash": s.content_hash} for s in moved],
+                    .values(content_hash=sa.bindparam("b_hash"), changed_at=sa.bindparam("b_changed")),
+                    [
+                        {
+                            "b_id": s.id,
+                            "b_old": known[s.id][0],
+                            "b_hash": s.content_hash,
+                            "b_changed": second_after(known[s.id][1].changed_at, now),
+                        }
+                        for s in moved
+                    ],
                 )
             if relocated:
                 conn.execute(
@@ -309,23 +329,31 @@ class Store:
     def version_seen(self, version: str, now: datetime, previous: datetime | None = None) -> datetime:
         """When ``version`` of the postings was first served, as every process agrees.
 
-        A version served again after others (an edit reverted) is older than
+        A version served again after others (an edit reverted) is not newer than
         ``previous``, the time of the version it replaces here; it then counts as
-        changed ``now``, so Last-Modified never goes backwards.
+        changed ``now``, so Last-Modified never goes backwards. Times are whole
+        seconds, a new version at least one after ``previous`` (HTTP dates have
+        no fractions, and two versions must not share one).
         """
+        stamp = second_after(previous, now) if previous is not None else _second(now)
         insert = _insert(self.engine)
         with self._writer.begin() as conn:
             conn.execute(
                 insert(snapshot_version).on_conflict_do_nothing(index_elements=["version"]),
-                {"version": version, "seen_at": _utc(now)},
+                {"version": version, "seen_at": stamp},
             )
             if previous is not None:
                 conn.execute(
                     snapshot_version.update()
                     .where(snapshot_version.c.version == version)
-                    .where(snapshot_version.c.seen_at < _utc(previous))
-                    .values(seen_at=_utc(now))
+                    .where(snapshot_version.c.seen_at <= _utc(previous))
+                    .values(seen_at=stamp)
                 )
+            conn.execute(  # versions unseen for a month will not be asked about again
+                snapshot_version.delete()
+                .where(snapshot_version.c.seen_at < _utc(now) - VERSION_MEMORY)
+                .where(snapshot_version.c.version != version)
+            )
             seen = conn.execute(
                 sa.select(snapshot_version.c.seen_at).where(snapshot_version.c.version == version)
             ).scalar_one()

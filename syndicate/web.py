@@ -28,6 +28,7 @@ from .metrics import RenderCacheCollector
 from .model import Posting, Status
 from .outputs import PageNotFound, Site
 from .snapshot import Snapshot
+from .store import second_after
 from .urls import Links
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class WebState:
     def __init__(self, svc: Services) -> None:
         settings = svc.settings
         self.svc = svc
-        self.site = Site(settings.site_name, settings.page_size, settings.websub_hubs)
+        self.site = Site(settings.site_name, settings.page_size, settings.websub_hubs, settings.tzinfo)
         self.base_url = settings.base_url
         self.max_age = settings.cache_max_age
         self.cache = RenderCache(settings.render_cache_mb * 1024 * 1024)
@@ -70,11 +71,9 @@ class WebState:
             return self.svc.store.version_seen(
                 snapshot.version, snapshot.loaded_at, current.changed_at if current else None
             )
-        except Exception:  # the database is down: the feeds still serve, dated by their postings
-            log.exception(
-                "could not record snapshot version %s; Last-Modified falls back to the postings", snapshot.version
-            )
-            return max((p.updated for p in snapshot.postings.values() if p.updated), default=snapshot.loaded_at)
+        except Exception:  # the database is down: the feeds still serve; Last-Modified must not go back
+            log.exception("could not record snapshot version %s; Last-Modified is the load time", snapshot.version)
+            return second_after(current.changed_at, snapshot.loaded_at) if current else snapshot.loaded_at
 
 
 def init_app(app: Flask, svc: Services) -> None:
@@ -93,7 +92,7 @@ def _state() -> WebState:
 
 
 def _links(state: WebState) -> Links:
-    return Links.from_base(state.base_url or request.host_url)
+    return Links.from_base(state.base_url or request.url_root)  # url_root keeps a mount prefix
 
 
 def _max_age(state: WebState, catalog: Catalog, epoch: int, now: datetime) -> int:
@@ -114,7 +113,8 @@ def respond(rendered: Rendered, max_age: int) -> Response:
         ("Vary", "Accept-Encoding"),
         *rendered.headers,
     ]
-    if not_modified(rendered, request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since")):
+    etag = headers[0][1]
+    if not_modified(rendered, etag, request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since")):
         return Response(status=304, headers=headers)
     if use_gzip:
         headers.append(("Content-Encoding", "gzip"))
@@ -149,7 +149,7 @@ def _cached(
     links = _links(state)
     try:
         rendered = state.cache.get_or_render(
-            (kind, links.base, key, catalog.version, epoch), lambda: render(catalog, epoch, links)
+            (kind, links.base, key, catalog.version, catalog.changed_at, epoch), lambda: render(catalog, epoch, links)
         )
     except PageNotFound as exc:
         return _error(404, str(exc), error_kind)

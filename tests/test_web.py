@@ -327,3 +327,87 @@ def test_a_job_page_has_one_h1_and_the_description_headings_below_it(client: Any
     page = html.fromstring(client.get("/jobs/rustfoundation-senior-rust-developer").text)
     assert [h.text_content().strip() for h in page.xpath("//h1")] == ["Senior Rust Developer"]
     assert "About the Role" in [h.text_content().strip() for h in page.xpath("//h3")]
+
+
+# --- Last-Modified never lies to a client that sends only If-Modified-Since -------------------
+
+
+def ims_status(client: Any, path: str, last_modified: str) -> int:
+    return client.get(path, headers={"If-Modified-Since": last_modified}).status_code
+
+
+def test_a_reverted_edit_still_counts_as_a_change(make_app: Callable[..., Any], postings_dir: Path) -> None:
+    write(postings_dir, "a.md", posting_text("a"))
+    client = make_app(postings_dir).test_client()
+    first = client.get("/feed.atom")
+    extra = write(postings_dir, "b.md", posting_text("b", title="Temporary Role"))
+    second = client.get("/feed.atom")
+    assert b"Temporary Role" in second.data
+    extra.unlink()  # back to the first set of postings: the same bytes as before
+    third = client.get("/feed.atom")
+    assert third.data == first.data
+    assert parsedate_to_datetime(third.headers["Last-Modified"]) > parsedate_to_datetime(
+        second.headers["Last-Modified"]
+    )
+    assert ims_status(client, "/feed.atom", second.headers["Last-Modified"]) == 200
+
+
+def test_two_changes_in_one_second_have_different_dates(make_app: Callable[..., Any], postings_dir: Path) -> None:
+    path = write(postings_dir, "a.md", posting_text("a", title="First Title"))
+    client = make_app(postings_dir).test_client()
+    before = {p: client.get(p) for p in ("/feed.rss", "/jobs/a")}
+    path.write_text(posting_text("a", title="Second Title"), encoding="utf-8")  # well within the same second
+    for p, old in before.items():
+        new = client.get(p)
+        assert b"Second Title" in new.data
+        assert new.headers["Last-Modified"] != old.headers["Last-Modified"], p
+        assert ims_status(client, p, old.headers["Last-Modified"]) == 200, p
+
+
+def test_a_future_date_posted_does_not_date_the_outputs_in_the_future(
+    make_app: Callable[..., Any], postings_dir: Path
+) -> None:
+    path = write(postings_dir, "a.md", posting_text("a", title="Early Bird", date_posted="2027-06-01"))
+    client = make_app(postings_dir).test_client()
+    response = client.get("/jobs/a")
+    assert parsedate_to_datetime(response.headers["Last-Modified"]).year == 2026
+    path.write_text(posting_text("a", title="Early Bird, edited", date_posted="2027-06-01"), encoding="utf-8")
+    assert ims_status(client, "/jobs/a", response.headers["Last-Modified"]) == 200
+    assert json.loads(client.get("/api/postings/a").data)["updated"].startswith("2026-")
+
+
+def test_with_the_database_down_last_modified_does_not_go_back(
+    make_app: Callable[..., Any], postings_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(postings_dir, "a.md", posting_text("a", date_posted="2026-01-01"))
+    extra = write(postings_dir, "c.md", posting_text("c", title="Brief Role", date_posted="2026-01-02"))
+    app = make_app(postings_dir)
+    client = app.test_client()
+    served = client.get("/feed.atom")
+
+    def down(*_args: Any) -> None:
+        raise OSError("database unavailable")
+
+    monkeypatch.setattr(app.extensions["syndicate"].store, "version_seen", down)
+    extra.unlink()
+    after = client.get("/feed.atom")
+    assert b"Brief Role" not in after.data
+    assert ims_status(client, "/feed.atom", served.headers["Last-Modified"]) == 200
+
+
+def test_tags_match_however_they_are_cased_or_written(make_app: Callable[..., Any], postings_dir: Path) -> None:
+    write(postings_dir, "a.md", posting_text("a", tags="[Straße, ＤＡＴＡ]"))
+    client = make_app(postings_dir).test_client()
+    for query in ("?tag=straße", "?tag=STRASSE", "?tag=data", "?tag=%EF%BC%A4ata"):
+        assert ids_in(client, query) == {"a"}, query
+
+
+def test_pages_show_dates_in_the_zone_the_files_are_written_in(
+    make_app: Callable[..., Any], postings_dir: Path
+) -> None:
+    write(postings_dir, "a.md", posting_text("a", date_posted="2026-11-01", valid_through="2026-12-15"))
+    client = make_app(postings_dir, timezone="Pacific/Auckland").test_client()
+    page = client.get("/jobs/a").text
+    assert "1 November 2026" in page and "15 December 2026" in page
+    assert "31 October 2026" not in page
+    assert "1 November 2026" in client.get("/").text
