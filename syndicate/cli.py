@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask import current_app
 
+from . import changes
+from .boards import BoardsError, load_boards
+from .delivery import send
 from .files import read_folder
 from .lint import counts, lint
 from .loader import utcnow
+from .outbox import STATES, Delivery, Outbox
+from .webhook import new_webhook_id, ping_body
+from .worker import Worker, run_worker
 
 
 @click.group("syndicate")
@@ -48,4 +55,171 @@ def lint_command(folder: Path | None, fmt: str, strict: bool) -> None:
             err=True,
         )
     if errors or (strict and warnings):
+        sys.exit(1)
+
+
+# --- webhook push -------------------------------------------------------------------------
+
+
+def _worker() -> Worker:
+    svc = current_app.extensions["syndicate"]
+    try:
+        load_boards(svc.settings.boards_path)  # at start, a bad boards file is an error, not a warning
+    except BoardsError as exc:
+        raise click.ClickException(str(exc)) from None
+    return Worker(svc.settings, svc.store, svc.loader)
+
+
+@cli.command("worker")
+def worker_command() -> None:
+    """Run the worker: watch the postings, enqueue owed events, deliver them (until SIGTERM)."""
+    run_worker(_worker())
+
+
+@cli.command("push")
+@click.option("--dry-run", is_flag=True, help="Print the events and bodies that would be sent; send nothing.")
+def push_command(dry_run: bool) -> None:
+    """One scan and delivery cycle: enqueue what every board is owed, deliver what is due."""
+    worker = _worker()
+    if dry_run:
+        worker.loader.maybe_refresh(0)
+        postings, sent = worker.outbox.remembered(list(worker.boards()))
+        plan = changes.plan(worker.loader.snapshot, worker.clock(), tuple(worker.boards().values()), postings, sent)
+        for item in worker.build(worker.clock())(plan.events):
+            click.echo(f"{item.event_type} {item.posting_id} v{item.version} -> {item.board}")
+            click.echo(item.body.decode())
+        pending = len(worker.outbox.deliveries(state="pending"))
+        click.echo(f"{len(plan.events)} event(s) would be enqueued; {pending} pending; nothing sent", err=True)
+        worker.pool.shutdown()
+        return
+    try:
+        report = worker.cycle()
+    finally:
+        worker.stop()
+    outcomes = ", ".join(f"{n} {state}" for state, n in sorted(report.outcomes.items())) or "none"
+    click.echo(f"{report.events} event(s) enqueued; {report.attempts} attempt(s): {outcomes}")
+
+
+def _delivery_dict(d: Delivery) -> dict[str, object]:
+    return {
+        "webhook_id": d.webhook_id,
+        "board": d.board,
+        "posting": d.posting_id,
+        "type": d.event_type,
+        "version": d.version,
+        "state": d.state,
+        "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_at.isoformat() if d.state == "pending" else None,
+        "created_at": d.created_at.isoformat(),
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+    }
+
+
+@cli.command("deliveries")
+@click.option("--board")
+@click.option("--state", type=click.Choice(STATES))
+@click.option("--posting")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def deliveries_command(board: str | None, state: str | None, posting: str | None, limit: int, fmt: str) -> None:
+    """The delivery log, newest first, with each delivery's last outcome (and disabled boards)."""
+    outbox = Outbox(current_app.extensions["syndicate"].store)
+    items = outbox.deliveries(board=board, state=state, posting=posting, limit=limit)
+    disabled = outbox.disabled_boards()
+    if fmt == "json":
+        rows = []
+        for d in items:
+            row = _delivery_dict(d) | {"board_disabled": d.board in disabled}
+            row["attempt_log"] = [
+                {
+                    "at": a.attempted_at.isoformat(),
+                    "status": a.status_code,
+                    "ms": round(a.duration_ms, 1),
+                    "error": a.error_class,
+                    "excerpt": a.excerpt,
+                }
+                for a in outbox.attempts(d.webhook_id)
+            ]
+            rows.append(row)
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for d in items:
+        last = f"{d.last_status or ''} {d.last_error or ''}".strip() or "-"
+        flag = " (board disabled)" if d.board in disabled else ""
+        click.echo(
+            f"{d.webhook_id}  {d.board}{flag}  {d.posting_id} v{d.version}  {d.event_type}  {d.state}"
+            f"  attempts={d.attempts}  last={last}"
+        )
+
+
+@cli.command("redeliver")
+@click.argument("webhook_id", required=False)
+@click.option("--failed", is_flag=True, help="Every failed delivery (with --board / --since).")
+@click.option("--board")
+@click.option("--since", type=click.DateTime(), help="Only deliveries created since (UTC).")
+def redeliver_command(webhook_id: str | None, failed: bool, board: str | None, since: datetime | None) -> None:
+    """Queue a delivery again, with its own webhook id and bytes: WEBHOOK_ID, or --failed."""
+    if bool(webhook_id) == failed:
+        raise click.UsageError("give a WEBHOOK_ID or --failed")
+    outbox = Outbox(current_app.extensions["syndicate"].store)
+    since_utc = since.replace(tzinfo=UTC) if since else None
+    queued = outbox.redeliver(utcnow(), webhook_id=webhook_id, board=board, since=since_utc)
+    if webhook_id and not queued:
+        raise click.ClickException(f"no delivery {webhook_id} (or it is being sent right now)")
+    click.echo(f"{len(queued)} delivery(ies) queued again; the worker sends them at once")
+
+
+@cli.group("boards", invoke_without_command=True)
+@click.pass_context
+def boards_group(ctx: click.Context) -> None:
+    """List the boards with their health: last success, consecutive failures, disabled."""
+    if ctx.invoked_subcommand is not None:
+        return
+    worker = _worker()
+    health = worker.outbox.health()
+    counts_ = worker.outbox.counts()
+    for name, board in worker.boards().items():
+        h = health.get(name)
+        pending = counts_.get((name, "pending"), 0) + counts_.get((name, "delivering"), 0)
+        failed = counts_.get((name, "failed"), 0)
+        status = f"DISABLED ({h.disabled_reason})" if h and h.disabled else "enabled"
+        success = h.last_success_at.isoformat() if h and h.last_success_at else "never"
+        click.echo(
+            f"{name}  {board.url}  {status}  last success: {success}  consecutive failures: "
+            f"{h.consecutive_failures if h else 0}  pending: {pending}  failed: {failed}"
+        )
+
+
+@boards_group.command("enable")
+@click.argument("name")
+def boards_enable(name: str) -> None:
+    """Re-enable a board disabled by a 410; its waiting deliveries go out again."""
+    if not Outbox(current_app.extensions["syndicate"].store).enable_board(name):
+        raise click.ClickException(f"board {name!r} has no recorded state (was it ever disabled?)")
+    click.echo(f"board {name} enabled")
+
+
+@boards_group.command("ping")
+@click.argument("name")
+def boards_ping(name: str) -> None:
+    """Send a signed ``ping`` event to board NAME now and show its answer."""
+    worker = _worker()
+    board = worker.boards().get(name)
+    if board is None:
+        raise click.ClickException(f"no board {name!r} in {worker.settings.boards_path}")
+    now = worker.clock()
+    answer = send(
+        worker.session(name),
+        board.url,
+        board.secret.reveal(),
+        new_webhook_id(),
+        ping_body(name, now),
+        worker.policy,
+        worker.clock,
+    )
+    worker.pool.shutdown()
+    outcome = "ok" if answer.error_class is None else answer.error_class
+    click.echo(f"{name}: {outcome} {answer.status or ''} in {answer.duration_ms:.0f} ms")
+    if answer.error_class:
         sys.exit(1)

@@ -69,6 +69,20 @@ def _base_url(raw: str) -> str | None:
     return _http_url(raw).rstrip("/") if raw else None
 
 
+def _seconds_list(raw: str) -> tuple[float, ...]:
+    values = tuple(float(part) for part in raw.split(",") if part.strip())
+    if not values or any(v < 0 or v != v for v in values):
+        raise ValueError(f"must be comma-separated seconds, zero or more, got {raw!r}")
+    return values
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(f"must be more than zero, got {raw!r}")
+    return value
+
+
 def _url_list(raw: str) -> tuple[str, ...]:
     return tuple(_http_url(part.strip()) for part in raw.split(",") if part.strip())
 
@@ -165,6 +179,64 @@ SETTINGS: tuple[Setting, ...] = (
         "Memory per web process for rendered outputs, in MiB (least recently used go first).",
         _positive_int,
     ),
+    Setting(
+        "boards_path",
+        "SYNDICATE_BOARDS",
+        "boards.toml",
+        "The job boards' TOML file (relative paths from the repository root); no file: no boards. "
+        "Re-read when it changes.",
+        Path,
+    ),
+    Setting(
+        "scan_interval",
+        "SYNDICATE_SCAN_INTERVAL",
+        "60",
+        "Seconds between the worker's full scans (besides the scan on every noticed file change and expiry).",
+        _positive_float,
+    ),
+    Setting(
+        "watch_interval",
+        "SYNDICATE_WATCH_INTERVAL",
+        "0.5",
+        "Seconds between the worker's cheap checks of the postings folder and boards file for changes.",
+        _positive_float,
+    ),
+    Setting(
+        "retry_schedule",
+        "SYNDICATE_RETRY_SCHEDULE",
+        "0,5,300,1800,7200,18000,36000,50400,72000,86400",
+        "Seconds before each delivery attempt (±20% jitter); after the last the delivery is failed, kept and "
+        "replayable.",
+        _seconds_list,
+    ),
+    Setting(
+        "connect_timeout",
+        "SYNDICATE_CONNECT_TIMEOUT",
+        "5",
+        "Seconds a webhook attempt may take to connect.",
+        _positive_float,
+    ),
+    Setting(
+        "delivery_timeout",
+        "SYNDICATE_DELIVERY_TIMEOUT",
+        "15",
+        "Seconds a webhook attempt may take in all (an answer later than this is a timeout).",
+        _positive_float,
+    ),
+    Setting(
+        "delivery_concurrency",
+        "SYNDICATE_DELIVERY_CONCURRENCY",
+        "8",
+        "Webhook attempts in flight at once per worker (at most one per board and posting).",
+        _positive_int,
+    ),
+    Setting(
+        "lease_seconds",
+        "SYNDICATE_LEASE_SECONDS",
+        "60",
+        "Seconds a worker holds a delivery it is sending; a killed worker's deliveries are retried after this.",
+        _positive_float,
+    ),
 )
 
 
@@ -184,6 +256,14 @@ class Settings:
     websub_hubs: tuple[str, ...]
     cache_max_age: int
     render_cache_mb: int
+    boards_path: Path
+    scan_interval: float
+    watch_interval: float
+    retry_schedule: tuple[float, ...]
+    connect_timeout: float
+    delivery_timeout: float
+    delivery_concurrency: int
+    lease_seconds: float
 
     @property
     def tzinfo(self) -> ZoneInfo:
@@ -224,7 +304,7 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
             values[setting.attr] = setting.parse(raw)
         except ValueError as exc:
             raise SettingsError(f"{setting.env}: {exc}") from exc
-    for attr in ("postings_dir", "instance_dir"):
+    for attr in ("postings_dir", "instance_dir", "boards_path"):
         values[attr] = _absolute(Path(values[attr]))
     return Settings(**values)
 

@@ -1,0 +1,453 @@
+"""The durable outbox: data access for the webhook tables (SQLAlchemy Core, SQLite and PostgreSQL).
+
+Tables (migration 0004): ``posting_event_state`` and ``board_posting`` (what each
+board was last owed, see ``changes``), ``delivery`` (one row per event and
+board: the exact body, its state and lease), ``delivery_attempt`` (every try)
+and ``board_health``.
+
+A scan reads the remembered state and writes the new state and the deliveries
+in one write transaction, so a crash leaves either all of it or none. Claims
+take a lease: a worker killed mid-send leaves a lease that another (or the same,
+restarted) worker reclaims once it expires. On PostgreSQL claims skip rows
+another worker holds (``FOR UPDATE SKIP LOCKED``) and the scan runs under an
+advisory lock, so several workers neither double-claim nor double-scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .changes import CREATED, UPDATED, BoardState, Event, Plan, PostingState
+from .store import Store, _chunks, _insert, _utc, metadata
+
+posting_event_state = sa.Table(
+    "posting_event_state",
+    metadata,
+    sa.Column("posting_id", sa.String(200), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=True),
+    sa.Column("listed", sa.Boolean, nullable=False),
+)
+board_posting = sa.Table(
+    "board_posting",
+    metadata,
+    sa.Column("board", sa.String(100), primary_key=True),
+    sa.Column("posting_id", sa.String(200), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("listed", sa.Boolean, nullable=False),
+)
+delivery = sa.Table(
+    "delivery",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("board", sa.String(100), nullable=False),
+    sa.Column("posting_id", sa.String(200), nullable=False),
+    sa.Column("event_type", sa.String(40), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_owner", sa.String(100), nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(40), nullable=True),
+)
+delivery_attempt = sa.Table(
+    "delivery_attempt",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.String(64), nullable=False),
+    sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("error_class", sa.String(20), nullable=True),
+    sa.Column("excerpt", sa.Text, nullable=True),
+)
+board_health = sa.Table(
+    "board_health",
+    metadata,
+    sa.Column("board", sa.String(100), primary_key=True),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.Text, nullable=True),
+    sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+)
+
+Computer = Callable[[dict[str, PostingState], dict[tuple[str, str], BoardState]], Plan]
+
+PENDING, DELIVERING, SUCCEEDED, FAILED, SUPERSEDED = "pending", "delivering", "succeeded", "failed", "superseded"
+STATES = (PENDING, DELIVERING, SUCCEEDED, FAILED, SUPERSEDED)
+OPEN_STATES = (PENDING, DELIVERING)
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    webhook_id: str
+    board: str
+    posting_id: str
+    event_type: str
+    version: int
+    body: bytes
+
+
+Builder = Callable[[list[Event]], list[NewDelivery]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A delivery row as the sender and the CLI see it."""
+
+    seq: int
+    webhook_id: str
+    board: str
+    posting_id: str
+    event_type: str
+    version: int
+    body: bytes
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_status: int | None
+    last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Delivery:
+        values = dict(row._mapping)
+        for key in ("next_attempt_at", "lease_until", "created_at", "updated_at"):
+            if values[key] is not None:
+                values[key] = _utc(values[key])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    webhook_id: str
+    attempted_at: datetime
+    status_code: int | None
+    duration_ms: float
+    error_class: str | None  # dns | connect | timeout | tls | http | None on success
+    excerpt: str | None
+
+
+@dataclass(frozen=True)
+class BoardHealth:
+    board: str
+    disabled: bool
+    disabled_reason: str | None
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    consecutive_failures: int
+
+
+class Outbox:
+    """Webhook state and deliveries in the store's database."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
+        self._writer = store._writer
+        self._postgres = self.engine.dialect.name == "postgresql"
+
+    # --- scan: read the remembered state, write the new one and the deliveries, atomically ---
+
+    def remembered(self, boards: Iterable[str]) -> tuple[dict[str, PostingState], dict[tuple[str, str], BoardState]]:
+        """The remembered state, read only (for a dry run)."""
+        configured = set(boards)
+        with self.engine.connect() as conn:
+            postings = {
+                r.posting_id: PostingState(r.version, r.content_hash, r.listed)
+                for r in conn.execute(sa.select(posting_event_state)).all()
+            }
+            sent = {
+                (r.board, r.posting_id): BoardState(r.version, r.listed)
+                for r in conn.execute(sa.select(board_posting)).all()
+                if r.board in configured
+            }
+        return postings, sent
+
+    def scan(self, compute: Computer, build: Builder, now: datetime, boards: Iterable[str]) -> Plan | None:
+        """Run one scan in one transaction; None when another worker is scanning (PostgreSQL)."""
+        with self._writer.begin() as conn:
+            if (
+                self._postgres
+                and not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(hashtext('syndicate-scan'))")).scalar()
+            ):
+                return None
+            configured = set(boards)
+            postings = {
+                r.posting_id: PostingState(r.version, r.content_hash, r.listed)
+                for r in conn.execute(sa.select(posting_event_state)).all()
+            }
+            sent_rows = conn.execute(sa.select(board_posting)).all()
+            gone = {r.board for r in sent_rows} - configured
+            if gone:  # a board taken out of boards.toml starts afresh (with a backfill) if it comes back
+                conn.execute(board_posting.delete().where(board_posting.c.board.in_(sorted(gone))))
+            sent = {
+                (r.board, r.posting_id): BoardState(r.version, r.listed) for r in sent_rows if r.board in configured
+            }
+            result = compute(postings, sent)
+            self._write_plan(conn, result, build, now)
+            return result
+
+    def _write_plan(self, conn: Connection, plan: Plan, build: Builder, now: datetime) -> None:
+        insert = _insert(self.engine)
+        if plan.postings:
+            statement = insert(posting_event_state)
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["posting_id"],
+                    set_={c: statement.excluded[c] for c in ("version", "content_hash", "listed")},
+                ),
+                [
+                    {"posting_id": pid, "version": s.version, "content_hash": s.content_hash, "listed": s.listed}
+                    for pid, s in plan.postings.items()
+                ],
+            )
+        if plan.boards:
+            statement = insert(board_posting)
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["board", "posting_id"],
+                    set_={c: statement.excluded[c] for c in ("version", "listed")},
+                ),
+                [
+                    {"board": b, "posting_id": pid, "version": s.version, "listed": s.listed}
+                    for (b, pid), s in plan.boards.items()
+                ],
+            )
+        if not plan.events:
+            return
+        # Coalescing: a newer event replaces a pending one of the same board and posting (never
+        # the one in flight). If the replaced one was a creation the board never got, the
+        # update that replaces it is a creation too.
+        pending: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        for seq, board, pid, kind in conn.execute(
+            sa.select(delivery.c.seq, delivery.c.board, delivery.c.posting_id, delivery.c.event_type).where(
+                delivery.c.state == PENDING
+            )
+        ).all():
+            pending.setdefault((board, pid), []).append((seq, kind))
+        events, superseded = [], []
+        for event in plan.events:
+            older = pending.get((event.board, event.posting_id), [])
+            superseded += [seq for seq, _ in older]
+            if event.type == UPDATED and any(kind == CREATED for _, kind in older):
+                event = replace(event, type=CREATED)
+            events.append(event)
+        for chunk in _chunks(superseded):
+            conn.execute(
+                delivery.update().where(delivery.c.seq.in_(chunk)).values(state=SUPERSEDED, updated_at=_utc(now))
+            )
+        rows = [
+            {
+                "webhook_id": item.webhook_id,
+                "board": item.board,
+                "posting_id": item.posting_id,
+                "event_type": item.event_type,
+                "version": item.version,
+                "body": item.body,
+                "state": PENDING,
+                "attempts": 0,
+                "next_attempt_at": _utc(now),
+                "created_at": _utc(now),
+                "updated_at": _utc(now),
+            }
+            for item in build(events)
+        ]
+        conn.execute(delivery.insert(), rows)
+
+    # --- claims and outcomes -------------------------------------------------------------
+
+    def claim(self, now: datetime, owner: str, limit: int, lease: timedelta, boards: Iterable[str]) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries: per (board, posting) only the oldest open one,
+        never one of a disabled or unconfigured board."""
+        boards = sorted(set(boards) - self.disabled_boards())
+        if not boards or limit <= 0:
+            return []
+        now = _utc(now)
+        older = delivery.alias("older")
+        due = sa.or_(
+            sa.and_(delivery.c.state == PENDING, delivery.c.next_attempt_at <= now),
+            sa.and_(delivery.c.state == DELIVERING, delivery.c.lease_until < now),  # a dead worker's lease
+        )
+        blocked = (
+            sa.select(older.c.seq)
+            .where(older.c.board == delivery.c.board, older.c.posting_id == delivery.c.posting_id)
+            .where(older.c.seq < delivery.c.seq, older.c.state.in_(OPEN_STATES))
+            .exists()
+        )
+        query = (
+            sa.select(delivery.c.seq)
+            .where(due, ~blocked, delivery.c.board.in_(boards))
+            .order_by(delivery.c.next_attempt_at, delivery.c.seq)
+            .limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True, of=delivery)
+        with self._writer.begin() as conn:
+            seqs = [r.seq for r in conn.execute(query).all()]
+            if not seqs:
+                return []
+            conn.execute(
+                delivery.update()
+                .where(delivery.c.seq.in_(seqs))
+                .values(state=DELIVERING, lease_owner=owner, lease_until=now + lease, updated_at=now)
+            )
+            rows = conn.execute(sa.select(delivery).where(delivery.c.seq.in_(seqs)).order_by(delivery.c.seq)).all()
+        return [Delivery.from_row(r) for r in rows]
+
+    def record(
+        self,
+        item: Delivery,
+        attempt: Attempt,
+        *,
+        state: str,
+        next_attempt_at: datetime | None,
+        count: bool = True,
+        disable_reason: str | None = None,
+    ) -> bool:
+        """Record one attempt and the delivery's new state; False if the lease was lost meanwhile."""
+        now = _utc(attempt.attempted_at)
+        with self._writer.begin() as conn:
+            changed = conn.execute(
+                delivery.update()
+                .where(delivery.c.seq == item.seq, delivery.c.state == DELIVERING)
+                .where(delivery.c.lease_owner == item.lease_owner)
+                .values(
+                    state=state,
+                    attempts=delivery.c.attempts + (1 if count else 0),
+                    next_attempt_at=_utc(next_attempt_at) if next_attempt_at else delivery.c.next_attempt_at,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=now,
+                    last_status=attempt.status_code,
+                    last_error=attempt.error_class,
+                )
+            ).rowcount
+            conn.execute(delivery_attempt.insert().values(**attempt.__dict__))
+            self._health(conn, item.board, attempt, now, disable_reason)
+        return bool(changed)
+
+    def _health(self, conn: Connection, board: str, attempt: Attempt, now: datetime, disable: str | None) -> None:
+        statement = _insert(self.engine)(board_health)
+        ok = attempt.error_class is None
+        row = {
+            "board": board,
+            "disabled": disable is not None,
+            "disabled_reason": disable,
+            "last_success_at": now if ok else None,
+            "last_failure_at": None if ok else now,
+            "consecutive_failures": 0 if ok else 1,
+        }
+        updates: dict[str, Any] = (
+            {"last_success_at": now, "consecutive_failures": 0}
+            if ok
+            else {"last_failure_at": now, "consecutive_failures": board_health.c.consecutive_failures + 1}
+        )
+        if disable is not None:
+            updates |= {"disabled": True, "disabled_reason": disable}
+        conn.execute(statement.on_conflict_do_update(index_elements=["board"], set_=updates), row)
+
+    def release(self, owner: str, now: datetime) -> int:
+        """Give back every lease of ``owner`` (a worker stopping without sending them)."""
+        with self._writer.begin() as conn:
+            return conn.execute(
+                delivery.update()
+                .where(delivery.c.state == DELIVERING, delivery.c.lease_owner == owner)
+                .values(state=PENDING, lease_owner=None, lease_until=None, updated_at=_utc(now))
+            ).rowcount
+
+    # --- operators -------------------------------------------------------------------------
+
+    def deliveries(
+        self, *, board: str | None = None, state: str | None = None, posting: str | None = None, limit: int = 200
+    ) -> list[Delivery]:
+        query = sa.select(delivery).order_by(delivery.c.seq.desc()).limit(limit)
+        for column, value in ((delivery.c.board, board), (delivery.c.state, state), (delivery.c.posting_id, posting)):
+            if value is not None:
+                query = query.where(column == value)
+        with self.engine.connect() as conn:
+            return [Delivery.from_row(r) for r in conn.execute(query).all()]
+
+    def attempts(self, webhook_id: str) -> list[Attempt]:
+        query = sa.select(delivery_attempt).where(delivery_attempt.c.webhook_id == webhook_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(delivery_attempt.c.id)).all()
+        return [
+            Attempt(r.webhook_id, _utc(r.attempted_at), r.status_code, r.duration_ms, r.error_class, r.excerpt)
+            for r in rows
+        ]
+
+    def redeliver(
+        self, now: datetime, *, webhook_id: str | None = None, board: str | None = None, since: datetime | None = None
+    ) -> list[str]:
+        """Queue deliveries again with their own webhook ids and bytes: one by id, or every failed one."""
+        query = sa.select(delivery.c.seq, delivery.c.webhook_id)
+        if webhook_id is not None:
+            query = query.where(delivery.c.webhook_id == webhook_id, delivery.c.state != DELIVERING)
+        else:
+            query = query.where(delivery.c.state == FAILED)
+            if board is not None:
+                query = query.where(delivery.c.board == board)
+            if since is not None:
+                query = query.where(delivery.c.created_at >= _utc(since))
+        with self._writer.begin() as conn:
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    delivery.update()
+                    .where(delivery.c.seq.in_([r.seq for r in rows]))
+                    .values(state=PENDING, attempts=0, next_attempt_at=_utc(now), updated_at=_utc(now))
+                )
+        return [r.webhook_id for r in rows]
+
+    def health(self) -> dict[str, BoardHealth]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(board_health)).all()
+        return {
+            r.board: BoardHealth(
+                r.board,
+                r.disabled,
+                r.disabled_reason,
+                _utc(r.last_success_at) if r.last_success_at else None,
+                _utc(r.last_failure_at) if r.last_failure_at else None,
+                r.consecutive_failures,
+            )
+            for r in rows
+        }
+
+    def disabled_boards(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.scalars(sa.select(board_health.c.board).where(board_health.c.disabled)).all())
+
+    def enable_board(self, board: str) -> bool:
+        with self._writer.begin() as conn:
+            return bool(
+                conn.execute(
+                    board_health.update()
+                    .where(board_health.c.board == board)
+                    .values(disabled=False, disabled_reason=None, consecutive_failures=0)
+                ).rowcount
+            )
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Deliveries per (board, state), for metrics and the CLI."""
+        columns = (delivery.c.board, delivery.c.state)
+        query = sa.select(*columns, sa.func.count()).group_by(*columns)
+        with self.engine.connect() as conn:
+            return {(b, s): n for b, s, n in conn.execute(query).all()}

@@ -1,0 +1,266 @@
+"""The worker: scan the postings for owed events, deliver what is due. One cycle is one call.
+
+``Worker.cycle()`` runs one scan and delivers until nothing is due; tests call
+it with a clock they control. ``run_worker`` only schedules the same functions
+with APScheduler's ``BlockingScheduler`` (explicit job ids, ``coalesce``,
+``max_instances=1``): a cheap watch every ``SYNDICATE_WATCH_INTERVAL`` seconds
+that scans when files, boards or the expiry epoch changed, a full scan every
+``SYNDICATE_SCAN_INTERVAL``, a one-off scan at the next ``valid_through``, and
+delivery every second (and at once after a scan that enqueued something).
+SIGTERM finishes the attempts in flight, gives back unsent leases and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import FrameType
+
+import requests
+
+from . import changes
+from .boards import Board, BoardsFile
+from .catalog import Catalog
+from .delivery import Answer, Policy, decide, send
+from .loader import PostingLoader, utcnow
+from .outbox import Attempt, Delivery, NewDelivery, Outbox
+from .settings import Settings
+from .snapshot import Snapshot
+from .store import Store
+from .urls import Links
+from .webhook import body_bytes, envelope, new_webhook_id
+
+log = logging.getLogger(__name__)
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"  # honcho's port, when SYNDICATE_BASE_URL is not set
+
+
+@dataclass
+class CycleReport:
+    events: int = 0
+    attempts: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+class Worker:
+    """Everything one worker process owns: the outbox, the boards file, HTTP sessions, a send pool."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        loader: PostingLoader,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.loader = loader
+        self.outbox = Outbox(store)
+        self.boards_file = BoardsFile(settings.boards_path)
+        self.policy = Policy(settings.retry_schedule, settings.connect_timeout, settings.delivery_timeout)
+        self.links = Links.from_base(settings.base_url or DEFAULT_BASE_URL)
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease = timedelta(seconds=settings.lease_seconds)
+        self.pool = ThreadPoolExecutor(settings.delivery_concurrency, thread_name_prefix="deliver")
+        self.stopping = threading.Event()
+        self._local = threading.local()
+        self._scanned: tuple[int, int, tuple[Board, ...]] | None = None  # (generation, epoch, boards)
+        self._catalog: Catalog | None = None
+
+    # --- boards and sessions ------------------------------------------------------------
+
+    def boards(self) -> dict[str, Board]:
+        return {b.name: b for b in self.boards_file.boards()}
+
+    def session(self, board: str) -> requests.Session:
+        """One pooled session per board and sending thread (a Session is not shared across threads)."""
+        sessions = self._local.__dict__.setdefault("sessions", {})
+        if board not in sessions:
+            session = requests.Session()
+            session.trust_env = False  # no proxy or netrc from the environment for webhook calls
+            sessions[board] = session
+        return sessions[board]
+
+    # --- scan -------------------------------------------------------------------------------
+
+    def build(self, now: datetime) -> Callable[[list[changes.Event]], list[NewDelivery]]:
+        def build(events: list[changes.Event]) -> list[NewDelivery]:
+            out = []
+            for e in events:
+                url = self.links.job(e.posting_id)
+                body = body_bytes(envelope(e.type, e.posting_id, e.version, url, e.posting, now))
+                out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body))
+            return out
+
+        return build
+
+    def scan(self) -> list[changes.Event] | None:
+        """Compare the postings with what each board was sent; enqueue what is owed, atomically."""
+        self.loader.maybe_refresh(0)
+        snapshot = self.loader.snapshot
+        boards = tuple(self.boards().values())
+        now = self.clock()
+
+        def compute(postings: dict, sent: dict) -> changes.Plan:
+            return changes.plan(snapshot, now, boards, postings, sent)
+
+        result = self.outbox.scan(compute, self.build(now), now, [b.name for b in boards])
+        self._scanned = (snapshot.generation, self._epoch(snapshot, now), boards)
+        if result is None:
+            return None
+        for e in result.events:
+            log.info("enqueued %s v%d of %s for board %s", e.type, e.version, e.posting_id, e.board)
+        return result.events
+
+    def needs_scan(self) -> bool:
+        """The cheap check: did the files, the boards or the expiry epoch change since the last scan?"""
+        self.loader.maybe_refresh(0)
+        snapshot = self.loader.snapshot
+        boards = tuple(self.boards().values())
+        return self._scanned != (snapshot.generation, self._epoch(snapshot, self.clock()), boards)
+
+    def _epoch(self, snapshot: Snapshot, now: datetime) -> int:
+        """How many expiries have passed: a change of it is a change of what is listed."""
+        if self._catalog is None or self._catalog.snapshot is not snapshot:
+            self._catalog = Catalog(snapshot, now)
+        return self._catalog.epoch(now)
+
+    def next_expiry(self) -> datetime | None:
+        snapshot = self.loader.snapshot
+        now = self.clock()
+        return min(
+            (p.valid_through for p in snapshot.postings.values() if p.is_open_at(now) and p.valid_through), default=None
+        )
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    def attempt(self, item: Delivery, board: Board) -> str:
+        """Send one delivery once and record the outcome; returns the new state."""
+        answer: Answer = send(
+            self.session(board.name),
+            board.url,
+            board.secret.reveal(),
+            item.webhook_id,
+            item.body,
+            self.policy,
+            self.clock,
+        )
+        now = self.clock()
+        decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)
+        attempt = Attempt(item.webhook_id, now, answer.status, answer.duration_ms, answer.error_class, answer.excerpt)
+        self.outbox.record(
+            item,
+            attempt,
+            state=decision.state,
+            next_attempt_at=decision.next_attempt_at,
+            count=decision.count,
+            disable_reason=decision.disable_reason,
+        )
+        if decision.disable_reason:
+            log.error("board %s answered 410 Gone: disabled until `syndicate boards enable %s`", board.name, board.name)
+        elif answer.error_class:
+            log.warning(
+                "delivery %s to %s: %s %s; next: %s",
+                item.webhook_id,
+                board.name,
+                answer.error_class,
+                answer.status or "",
+                decision.state,
+            )
+        return decision.state
+
+    def deliver(self, report: CycleReport | None = None) -> CycleReport:
+        """Deliver everything due now, ``delivery_concurrency`` at a time, until nothing is due."""
+        report = report or CycleReport()
+        batch = self.settings.delivery_concurrency * 4
+        while not self.stopping.is_set():
+            boards = self.boards()
+            claimed = self.outbox.claim(self.clock(), self.owner, batch, self.lease, boards)
+            if not claimed:
+                break
+            futures = [self.pool.submit(self.attempt, item, boards[item.board]) for item in claimed]
+            for future in futures:
+                try:
+                    state = future.result()
+                except Exception:  # a bug, not a network failure: the lease runs out and it is retried
+                    log.exception("delivery attempt failed unexpectedly")
+                    state = "error"
+                report.attempts += 1
+                report.outcomes[state] = report.outcomes.get(state, 0) + 1
+        return report
+
+    def cycle(self) -> CycleReport:
+        """One scan, then delivery of everything due: what ``syndicate push`` and the tests run."""
+        events = self.scan()
+        report = CycleReport(events=len(events or ()))
+        return self.deliver(report)
+
+    def stop(self) -> None:
+        """Finish the attempts in flight, give back leases of the rest, close the pool."""
+        self.stopping.set()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        released = self.outbox.release(self.owner, self.clock())
+        if released:
+            log.info("released %d leased deliveries for another run", released)
+
+
+def run_worker(worker: Worker) -> None:
+    """The worker process: APScheduler jobs around ``Worker``, until SIGTERM or SIGINT."""
+    from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    settings = worker.settings
+    scheduler = BlockingScheduler(
+        executors={"default": JobExecutor(4)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone="UTC",
+    )
+
+    def schedule_expiry() -> None:
+        upcoming = worker.next_expiry()
+        if upcoming is not None:
+            run_at = upcoming + timedelta(microseconds=1)  # expired means now > valid_through
+            scheduler.add_job(scan, "date", run_date=run_at, id="expiry", replace_existing=True)
+
+    def scan() -> None:
+        if worker.stopping.is_set():
+            return
+        events = worker.scan()
+        schedule_expiry()
+        if events:
+            scheduler.modify_job("deliver", next_run_time=utcnow())  # deliver now, not at the next tick
+
+    def watch() -> None:
+        if not worker.stopping.is_set() and worker.needs_scan():
+            scan()
+
+    def deliver() -> None:
+        if not worker.stopping.is_set():
+            worker.deliver()
+
+    scheduler.add_job(watch, "interval", seconds=settings.watch_interval, id="watch")
+    scheduler.add_job(scan, "interval", seconds=settings.scan_interval, id="scan", next_run_time=utcnow())
+    scheduler.add_job(deliver, "interval", seconds=1, id="deliver", next_run_time=utcnow())
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: finishing attempts in flight, then stopping", signum)
+        worker.stopping.set()
+        scheduler.shutdown(wait=True)  # the running jobs end their current batch
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("worker %s: %d board(s) from %s", worker.owner, len(worker.boards()), settings.boards_path)
+    try:
+        scheduler.start()
+    finally:
+        worker.stop()
