@@ -81,7 +81,7 @@ def send(
     clock: Callable[[], datetime],
 ) -> Answer:
     """One signed POST of ``body``; never raises for network trouble."""
-    headers = signed_headers(secret, webhook_id, body, clock())
+    headers = signed_headers(secret, webhook_id, body, clock())  # the real time of this attempt
     started = time.perf_counter()
     deadline = started + policy.total_timeout
     try:

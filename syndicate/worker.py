@@ -153,7 +153,7 @@ class Worker:
             item.webhook_id,
             item.body,
             self.policy,
-            self.clock,
+            utcnow,  # the signature carries the real time of the attempt, whatever clock schedules it
         )
         now = self.clock()
         decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)

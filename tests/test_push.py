@@ -1,0 +1,377 @@
+"""Webhook push through a real local sink that verifies every request with ``standardwebhooks``.
+
+The worker's cycle is called directly with a clock the test moves; the sink is
+a real threaded HTTP server on a loopback port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Clock, posting_text, write
+
+from bench.sink import DEMO_SECRET, Sink
+from syndicate.factory import build_services
+from syndicate.outbox import FAILED, PENDING, SUCCEEDED, SUPERSEDED
+from syndicate.settings import load_settings
+from syndicate.worker import Worker
+
+OTHER_SECRET = "whsec_b3RoZXItYm9hcmQtc2VjcmV0LW9mLWF0LWxlYXN0LTI0"
+
+
+def board_toml(name: str, url: str, secret: str = DEMO_SECRET, **extra: Any) -> str:
+    lines = ["[[boards]]", f'name = "{name}"', f'url = "{url}"', f'secret = "{secret}"']
+    for key, value in extra.items():
+        lines.append(f"{key} = {value!r}".replace("'", '"'))
+    return "\n".join(lines) + "\n"
+
+
+class Harness:
+    """Postings folder, boards file, database, a sink, and workers with a controlled clock."""
+
+    def __init__(self, tmp_path: Path, database_url: str, postings: Path) -> None:
+        self.tmp_path = tmp_path
+        self.database_url = database_url
+        self.postings = postings
+        self.boards_path = tmp_path / "boards.toml"
+        self.clock = Clock(datetime.now(UTC).replace(microsecond=0))
+        self.sink = Sink().start()
+        self.workers: list[Worker] = []
+        self.schedule = "0,5,60"
+
+    def boards(self, *tables: str) -> None:
+        self.boards_path.write_text("".join(tables), encoding="utf-8")
+
+    def worker(self, **overrides: Any) -> Worker:
+        settings = load_settings(
+            environ={},
+            overrides={
+                "postings_dir": self.postings,
+                "instance_dir": self.tmp_path / "instance",
+                "database_url": self.database_url,
+                "boards_path": self.boards_path,
+                "retry_schedule": self.schedule,
+                "connect_timeout": 2.0,
+                "delivery_timeout": 2.0,
+                "lease_seconds": 30.0,
+                "base_url": "https://jobs.example",
+                **overrides,
+            },
+        )
+        svc = build_services(settings)
+        worker = Worker(settings, svc.store, svc.loader, clock=self.clock)
+        self.workers.append(worker)
+        return worker
+
+    def events(self) -> list[dict[str, Any]]:
+        with self.sink.lock:
+            return list(self.sink.events)
+
+    def received(self) -> list[tuple[str, str, int]]:
+        """(type, posting id, version) of every verified request, in arrival order."""
+        return [
+            (e["payload"]["type"], e["payload"]["data"]["id"], e["payload"]["data"]["version"]) for e in self.events()
+        ]
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+            worker.outbox.store.close()
+        self.sink.shutdown()
+        self.sink.server_close()
+
+
+@pytest.fixture
+def h(tmp_path: Path, database_url: str, postings_dir: Path) -> Iterator[Harness]:
+    harness = Harness(tmp_path, database_url, postings_dir)
+    yield harness
+    harness.close()
+    assert not harness.sink.rejected, f"requests that failed verification: {harness.sink.rejected}"
+
+
+# --- events owed ------------------------------------------------------------------------------
+
+
+def test_a_new_board_gets_every_open_posting_it_matches(h: Harness) -> None:
+    write(h.postings, "a.md", posting_text("a", title="Backend Engineer", tags="[rust]"))
+    write(h.postings, "b.md", posting_text("b", title="Designer"))
+    write(h.postings, "c.md", posting_text("c", status="closed"))
+    write(h.postings, "d.md", posting_text("d", status="draft"))
+    h.boards(board_toml("all", h.sink.url))
+    report = h.worker().cycle()
+    assert sorted(h.received()) == [("posting.created", "a", 1), ("posting.created", "b", 1)]
+    assert report.events == 2 and report.outcomes == {SUCCEEDED: 2}
+    event = next(e for e in h.events() if e["payload"]["data"]["id"] == "a")
+    data = event["payload"]["data"]
+    assert data["url"] == "https://jobs.example/jobs/a"
+    assert data["posting"]["@type"] == "JobPosting" and data["posting"]["title"] == "Backend Engineer"
+    assert event["id"].startswith("msg_")
+    # a second board added later is backfilled; the first gets nothing again
+    h.boards(board_toml("all", h.sink.url), board_toml("late", h.sink.url, secret=DEMO_SECRET))
+    h.workers[0].cycle()
+    assert len(h.received()) == 4
+
+
+def test_create_update_close_expire_delete(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    soon = (h.clock.now + timedelta(hours=1)).isoformat()
+    a = write(h.postings, "a.md", posting_text("a", title="First"))
+    write(h.postings, "b.md", posting_text("b", valid_through=soon))
+    c = write(h.postings, "c.md", posting_text("c"))
+    d = write(h.postings, "d.md", posting_text("d"))
+    worker.cycle()
+    a.write_text(posting_text("a", title="Second"), encoding="utf-8")
+    c.write_text(posting_text("c", status="closed"), encoding="utf-8")
+    d.unlink()
+    worker.cycle()
+    assert worker.cycle().events == 0, "nothing is owed twice"
+    h.clock.advance(hours=2)  # b expires: no file changes
+    worker.cycle()
+    received = h.received()
+    assert sorted(received[:4]) == [("posting.created", pid, 1) for pid in "abcd"]
+    assert sorted(received[4:7]) == [
+        ("posting.closed", "c", 2),
+        ("posting.closed", "d", 2),
+        ("posting.updated", "a", 2),
+    ]
+    assert received[7:] == [("posting.closed", "b", 2)]
+    deleted = next(
+        e for e in h.events() if e["payload"]["data"]["id"] == "d" and e["payload"]["type"] == "posting.closed"
+    )
+    assert deleted["payload"]["data"]["posting"] is None, "a deleted file has no JobPosting left"
+    updated = next(e for e in h.events() if e["payload"]["type"] == "posting.updated")
+    assert updated["payload"]["data"]["posting"]["title"] == "Second"
+
+
+def test_board_filters_on_tags_and_events(h: Harness) -> None:
+    h.boards(
+        board_toml("rust-only", h.sink.url, tags=["rust"]),
+        board_toml("creations", h.sink.url, events=["posting.created"]),
+    )
+    worker = h.worker()
+    a = write(h.postings, "a.md", posting_text("a", tags="[rust]"))
+    write(h.postings, "b.md", posting_text("b", tags="[go]"))
+    worker.cycle()
+    by_board = worker.outbox.deliveries()
+    assert sorted((d.board, d.posting_id) for d in by_board) == [
+        ("creations", "a"),
+        ("creations", "b"),
+        ("rust-only", "a"),
+    ]
+    a.write_text(posting_text("a", title="Retitled", tags="[go]"), encoding="utf-8")  # no longer matches rust-only
+    worker.cycle()
+    latest = {(d.board, d.posting_id): d.event_type for d in reversed(worker.outbox.deliveries(state=SUCCEEDED))}
+    assert latest[("rust-only", "a")] == "posting.closed"
+    assert ("creations", "a") in latest and len(worker.outbox.deliveries(board="creations")) == 2, "no update sent"
+
+
+def test_edits_before_delivery_coalesce_and_the_last_state_arrives(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    path = write(h.postings, "a.md", posting_text("a", title="One"))
+    worker.scan()
+    path.write_text(posting_text("a", title="Two"), encoding="utf-8")
+    worker.scan()
+    path.write_text(posting_text("a", title="Three"), encoding="utf-8")
+    worker.scan()
+    states = sorted(d.state for d in worker.outbox.deliveries())
+    assert states == [PENDING, SUPERSEDED, SUPERSEDED]
+    worker.deliver()
+    [event] = h.events()
+    assert event["payload"]["type"] == "posting.created", "the board never had it: the survivor creates it"
+    assert event["payload"]["data"]["version"] == 3
+    assert event["payload"]["data"]["posting"]["title"] == "Three"
+
+
+def test_one_delivery_in_flight_per_board_and_posting_in_order(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    path = write(h.postings, "a.md", posting_text("a", title="One"))
+    write(h.postings, "b.md", posting_text("b"))
+    worker.scan()
+    first = worker.outbox.claim(h.clock(), "someone", 10, timedelta(seconds=30), ["board"])
+    assert sorted(d.posting_id for d in first) == ["a", "b"]
+    path.write_text(posting_text("a", title="Two"), encoding="utf-8")
+    worker.scan()
+    assert worker.outbox.claim(h.clock(), "other", 10, timedelta(seconds=30), ["board"]) == [], "a waits for v1"
+    for item in first:
+        worker.attempt(item, worker.boards()["board"])
+    [second] = worker.outbox.claim(h.clock(), "other", 10, timedelta(seconds=30), ["board"])
+    assert (second.posting_id, second.version, second.event_type) == ("a", 2, "posting.updated")
+
+
+# --- failures and retries -----------------------------------------------------------------------
+
+
+def test_a_500_is_retried_with_the_same_webhook_id_and_a_fresh_signature(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    h.sink.answers.append((500, {}))
+    worker.cycle()
+    [delivery] = worker.outbox.deliveries()
+    assert (delivery.state, delivery.attempts, delivery.last_status) == (PENDING, 1, 500)
+    wait = (delivery.next_attempt_at - h.clock.now).total_seconds()
+    assert 4 <= wait <= 6, "the second attempt waits 5 s, ±20%"
+    assert worker.cycle().attempts == 0, "not due yet"
+    h.clock.advance(seconds=6)
+    worker.cycle()
+    first, second = h.events()
+    assert first["id"] == second["id"] and first["body"] == second["body"]
+    assert worker.outbox.deliveries()[0].state == SUCCEEDED
+    assert [a.status_code for a in worker.outbox.attempts(first["id"])] == [500, 204]
+
+
+def test_the_last_failed_attempt_leaves_a_failed_delivery_that_can_be_replayed(h: Harness) -> None:
+    h.schedule = "0,1"
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    h.sink.answers.extend([(500, {}), (400, {})])
+    worker.cycle()
+    h.clock.advance(seconds=2)
+    worker.cycle()
+    [delivery] = worker.outbox.deliveries()
+    assert (delivery.state, delivery.attempts) == (FAILED, 2)
+    attempts = worker.outbox.attempts(delivery.webhook_id)
+    assert [(a.status_code, a.error_class) for a in attempts] == [(500, "http"), (400, "http")]
+    assert all(a.duration_ms > 0 for a in attempts)
+    assert worker.outbox.redeliver(h.clock(), board="board") == [delivery.webhook_id]
+    worker.cycle()
+    assert [e["id"] for e in h.events()] == [delivery.webhook_id] * 3
+    assert worker.outbox.deliveries()[0].state == SUCCEEDED
+
+
+def test_a_timeout_is_an_error_of_its_own_and_retried(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker(delivery_timeout=0.3)
+    write(h.postings, "a.md", posting_text("a"))
+    h.sink.delay = 1.0
+    worker.cycle()
+    [delivery] = worker.outbox.deliveries()
+    assert (delivery.state, delivery.last_error) == (PENDING, "timeout")
+    h.sink.delay = 0
+    h.clock.advance(seconds=6)
+    worker.cycle()
+    ids = {e["id"] for e in h.events()}
+    assert ids == {delivery.webhook_id}
+
+
+def test_retry_after_is_honoured(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    h.sink.answers.append((429, {"Retry-After": "120"}))
+    worker.cycle()
+    [delivery] = worker.outbox.deliveries()
+    assert delivery.next_attempt_at == h.clock.now + timedelta(seconds=120)
+    h.clock.advance(seconds=100)
+    assert worker.cycle().attempts == 0
+    h.clock.advance(seconds=21)
+    assert worker.cycle().outcomes == {SUCCEEDED: 1}
+
+
+def test_410_disables_the_board_until_an_operator_enables_it(h: Harness) -> None:
+    other = Sink(secret=OTHER_SECRET).start()
+    try:
+        h.boards(board_toml("gone", h.sink.url), board_toml("fine", other.url, secret=OTHER_SECRET))
+        worker = h.worker()
+        write(h.postings, "a.md", posting_text("a"))
+        write(h.postings, "b.md", posting_text("b"))
+        h.sink.answers.append((410, {}))  # the first request to "gone" is answered 410
+        worker.cycle()
+        assert worker.outbox.disabled_boards() == {"gone"}
+        assert len(other.events) == 2, "the other board is not held up"
+        gone_first = h.events()[0]["id"]
+        waiting = [d for d in worker.outbox.deliveries(board="gone") if d.state == PENDING]
+        assert [d.webhook_id for d in waiting] == [gone_first], "the 410'd delivery waits, unspent"
+        assert waiting[0].attempts == 0
+        sent = len(h.events())
+        h.clock.advance(hours=1)
+        worker.cycle()
+        assert len(h.events()) == sent, "nothing more goes to a disabled board"
+        assert worker.outbox.enable_board("gone")
+        worker.cycle()
+        assert h.events()[-1]["id"] == gone_first
+        assert all(d.state == SUCCEEDED for d in worker.outbox.deliveries(board="gone"))
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
+def test_redirects_are_not_followed(h: Harness) -> None:
+    target = Sink().start()
+    try:
+        h.boards(board_toml("board", h.sink.url))
+        worker = h.worker()
+        write(h.postings, "a.md", posting_text("a"))
+        h.sink.answers.append((307, {"Location": target.url}))
+        worker.cycle()
+        assert target.events == []
+        [delivery] = worker.outbox.deliveries()
+        assert (delivery.state, delivery.last_status, delivery.last_error) == (PENDING, 307, "http")
+    finally:
+        target.shutdown()
+        target.server_close()
+
+
+def test_an_unknown_host_is_a_dns_error(h: Harness) -> None:
+    h.boards(board_toml("board", "http://no-such-board.invalid/hooks"))
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    worker.cycle()
+    [delivery] = worker.outbox.deliveries()
+    assert (delivery.state, delivery.last_error) == (PENDING, "dns")
+
+
+def test_a_dead_workers_lease_is_reclaimed_after_it_expires(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    worker.scan()
+    [held] = worker.outbox.claim(h.clock(), "killed-worker", 10, timedelta(seconds=30), ["board"])
+    assert worker.deliver().attempts == 0, "leased to someone else"
+    h.clock.advance(seconds=31)
+    assert worker.deliver().outcomes == {SUCCEEDED: 1}
+    assert [e["id"] for e in h.events()] == [held.webhook_id]
+
+
+def test_boards_file_changes_take_effect_without_restart(h: Harness) -> None:
+    h.boards("")
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    assert worker.cycle().events == 0
+    h.boards(board_toml("board", h.sink.url))
+    assert worker.cycle().events == 1
+    h.boards("[[boards]]\nname = 'broken'\n")  # invalid: reported, and the last valid boards stay
+    assert set(worker.boards()) == {"board"}
+    assert worker.boards_file.error is not None and "broken" in str(worker.boards_file.error)
+
+
+def test_secrets_never_reach_the_log(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    h.boards(board_toml("board", "http://no-such-board.invalid/hooks"))
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    worker.cycle()
+    assert "c3luZGljYXRl" not in caplog.text and repr(worker.boards()["board"]).count("whsec_***") == 0
+    assert DEMO_SECRET not in repr(worker.boards())
+
+
+def test_sign_with_the_attempt_time(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    h.clock.advance(hours=5)  # the scheduling clock may run anywhere; signatures carry the real time
+    worker.cycle()
+    [event] = h.events()
+    assert abs(int(event["timestamp"]) - datetime.now(UTC).timestamp()) < 60
+
+
+def make_many(folder: Path, count: int, make: Callable[[int], str]) -> None:
+    for n in range(count):
+        write(folder, f"p{n:03d}.md", make(n))
