@@ -11,6 +11,7 @@ as the demo board of ``boards.toml``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import time
@@ -52,7 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: Sink
     protocol_version = "HTTP/1.1"
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.server.delay:
             time.sleep(self.server.delay)
@@ -65,13 +66,20 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             scripted = self.server.answers.pop(0) if self.server.answers else None
             self.server.events.append(
-                {"id": self.headers["webhook-id"], "timestamp": self.headers["webhook-timestamp"], "body": body,
-                 "payload": payload, "status": scripted[0] if scripted else 204}
+                {
+                    "id": self.headers["webhook-id"],
+                    "timestamp": self.headers["webhook-timestamp"],
+                    "body": body,
+                    "payload": payload,
+                    "status": scripted[0] if scripted else 204,
+                }
             )
         if not self.server.quiet:
             data = payload.get("data", {})
-            print(f"{payload['type']} {data.get('id', '')} v{data.get('version', '')} {self.headers['webhook-id']}",
-                  flush=True)
+            print(
+                f"{payload['type']} {data.get('id', '')} v{data.get('version', '')} {self.headers['webhook-id']}",
+                flush=True,
+            )
         self._answer(*(scripted or (204, {})))
 
     def _answer(self, status: int, headers: dict[str, str]) -> None:
@@ -94,10 +102,8 @@ def main() -> None:
     args = parser.parse_args()
     sink = Sink(args.port, args.secret, args.delay_ms, quiet=args.quiet)
     print(f"sink listening on {sink.url}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         sink.serve_forever()
-    except KeyboardInterrupt:
-        pass
     print(json.dumps({"events": len(sink.events), "rejected": len(sink.rejected)}))
 
 
