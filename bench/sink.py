@@ -39,6 +39,7 @@ class Sink(ThreadingHTTPServer):
         self.events: list[dict[str, Any]] = []  # {"id", "timestamp", "body", "payload"}
         self.rejected: list[str] = []
         self.answers: list[tuple[int, dict[str, str]]] = []  # scripted answers, used first-in first-out
+        self.requests_seen = 0  # counted on arrival, before any delay
 
     @property
     def url(self) -> str:
@@ -55,6 +56,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with self.server.lock:
+            self.server.requests_seen += 1
         if self.server.delay:
             time.sleep(self.server.delay)
         try:

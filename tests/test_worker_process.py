@@ -1,0 +1,203 @@
+"""The worker as a real process: killed with SIGKILL mid-burst, stopped with SIGTERM, started after edits.
+
+Nothing owed is lost: after a restart every (board, posting) gets its final
+version, and anything sent twice carries the same webhook id.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO_ROOT, posting_text, write
+
+from bench.sink import DEMO_SECRET, Sink
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    server = Sink().start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    assert not server.rejected, server.rejected
+
+
+def start_worker(tmp_path: Path, postings: Path, database_url: str, sink: Sink) -> subprocess.Popen:
+    boards = tmp_path / "boards.toml"
+    boards.write_text(f'[[boards]]\nname = "board"\nurl = "{sink.url}"\nsecret = "{DEMO_SECRET}"\n', encoding="utf-8")
+    env = {
+        **os.environ,
+        "SYNDICATE_POSTINGS_DIR": str(postings),
+        "SYNDICATE_INSTANCE_DIR": str(tmp_path / "instance"),
+        "SYNDICATE_BOARDS": str(boards),
+        "DATABASE_URL": database_url,
+        "SYNDICATE_WATCH_INTERVAL": "0.1",
+        "SYNDICATE_LEASE_SECONDS": "3",
+        "SYNDICATE_DELIVERY_TIMEOUT": "2",
+        "SYNDICATE_RETRY_SCHEDULE": "0,0.5,1,1,1,1,1,1,1,1",
+        "SYNDICATE_BASE_URL": "https://jobs.example",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "syndicate", "worker"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def final_titles(postings: Path) -> dict[str, str | None]:
+    """What each posting id should end as: its title, or None when its file is gone."""
+    out: dict[str, str | None] = {}
+    for n in range(60):
+        path = postings / f"p{n:02d}.md"
+        out[f"p{n:02d}"] = (
+            next(
+                (line[7:] for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("title: ")), None
+            )
+            if path.exists()
+            else None
+        )
+    return out
+
+
+def latest(sink: Sink) -> dict[str, dict[str, Any]]:
+    """The highest version received per posting."""
+    best: dict[str, dict[str, Any]] = {}
+    with sink.lock:
+        for event in sink.events:
+            data = event["payload"]["data"]
+            if data["id"] not in best or data["version"] > best[data["id"]]["payload"]["data"]["version"]:
+                best[data["id"]] = event
+    return best
+
+
+def arrived(sink: Sink, expected: dict[str, str | None]) -> bool:
+    got = latest(sink)
+    for pid, title in expected.items():
+        event = got.get(pid)
+        if event is None:
+            return False
+        payload = event["payload"]
+        if title is None:
+            if payload["type"] != "posting.closed":
+                return False
+        elif payload["type"] == "posting.closed" or payload["data"]["posting"]["title"] != title:
+            return False
+    return True
+
+
+def wait_for(condition: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
+    process.send_signal(sig)
+    try:
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if process.stderr:
+            process.stderr.close()
+    return code
+
+
+def test_a_killed_worker_loses_nothing(tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink) -> None:
+    for n in range(60):
+        write(postings_dir, f"p{n:02d}.md", posting_text(f"p{n:02d}", title=f"Role {n} v0"))
+    worker = start_worker(tmp_path, postings_dir, database_url, sink)
+    assert wait_for(lambda: len(sink.events) >= 10, 60), "the worker started delivering"
+    changes = 0
+    try:
+        for round_ in range(1, 5):  # 4 rounds x 50 changes = 200
+            for n in range(50):
+                name = postings_dir / f"p{n:02d}.md"
+                if round_ == 3 and n % 10 == 0:
+                    name.unlink(missing_ok=True)
+                else:
+                    write(postings_dir, name.name, posting_text(f"p{n:02d}", title=f"Role {n} v{round_}"))
+                changes += 1
+                if changes == 100:
+                    worker.send_signal(signal.SIGKILL)  # mid-burst: scans and sends are cut anywhere
+                    worker.wait()
+                time.sleep(0.005)
+            if round_ == 2:
+                time.sleep(0.5)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        if worker.stderr:
+            worker.stderr.close()
+    assert changes == 200
+    restarted = start_worker(tmp_path, postings_dir, database_url, sink)
+    try:
+        expected = final_titles(postings_dir)
+        assert wait_for(lambda: arrived(sink, expected), 90), {
+            pid: (latest(sink).get(pid) or {}).get("payload", {}).get("type") for pid in expected
+        }
+    finally:
+        assert stop(restarted) == 0
+    ids_by_event: dict[tuple[str, int, str], set[str]] = defaultdict(set)
+    for event in sink.events:
+        payload = event["payload"]
+        ids_by_event[(payload["data"]["id"], payload["data"]["version"], payload["type"])].add(event["id"])
+    assert all(len(ids) == 1 for ids in ids_by_event.values()), "a repeat carries the same webhook-id"
+
+
+def test_edits_while_the_worker_is_down_produce_exactly_the_owed_events(
+    tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink
+) -> None:
+    for n in range(3):
+        write(postings_dir, f"p{n:02d}.md", posting_text(f"p{n:02d}", title=f"Role {n}"))
+    worker = start_worker(tmp_path, postings_dir, database_url, sink)
+    assert wait_for(lambda: len(sink.events) == 3, 60)
+    assert stop(worker) == 0
+    write(postings_dir, "p00.md", posting_text("p00", title="Role 0, edited"))
+    (postings_dir / "p01.md").unlink()
+    write(postings_dir, "p09.md", posting_text("p09", title="Role 9"))
+    worker = start_worker(tmp_path, postings_dir, database_url, sink)
+    try:
+        assert wait_for(lambda: len(sink.events) >= 6, 60)
+        time.sleep(1.5)  # and nothing else arrives
+    finally:
+        assert stop(worker) == 0
+    later = sorted((e["payload"]["type"], e["payload"]["data"]["id"]) for e in sink.events[3:])
+    assert later == [("posting.closed", "p01"), ("posting.created", "p09"), ("posting.updated", "p00")]
+
+
+def test_sigterm_finishes_the_attempt_in_flight_and_exits(
+    tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink
+) -> None:
+    write(postings_dir, "a.md", posting_text("a"))
+    sink.delay = 1.0  # the answer takes a second: SIGTERM arrives while it is in flight
+    worker = start_worker(tmp_path, postings_dir, database_url, sink)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _request_started(sink):
+        time.sleep(0.02)
+    started = time.monotonic()
+    assert stop(worker) == 0
+    assert time.monotonic() - started < 10
+    assert len(sink.events) == 1, "the attempt in flight was finished, not cut"
+
+
+def _request_started(sink: Sink) -> bool:
+    with sink.lock:
+        return sink.requests_seen > 0
