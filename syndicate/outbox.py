@@ -15,7 +15,7 @@ advisory lock, so several workers neither double-claim nor double-scan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,6 +142,18 @@ class Attempt:
     duration_ms: float
     error_class: str | None  # dns | connect | timeout | tls | http | None on success
     excerpt: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt and what it decided for its delivery."""
+
+    item: Delivery
+    attempt: Attempt
+    state: str
+    next_attempt_at: datetime | None
+    count: bool = True
+    disable_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -311,56 +323,76 @@ class Outbox:
             rows = conn.execute(sa.select(delivery).where(delivery.c.seq.in_(seqs)).order_by(delivery.c.seq)).all()
         return [Delivery.from_row(r) for r in rows]
 
-    def record(
-        self,
-        item: Delivery,
-        attempt: Attempt,
-        *,
-        state: str,
-        next_attempt_at: datetime | None,
-        count: bool = True,
-        disable_reason: str | None = None,
-    ) -> bool:
-        """Record one attempt and the delivery's new state; False if the lease was lost meanwhile."""
-        now = _utc(attempt.attempted_at)
+    def record(self, outcomes: Sequence[Outcome]) -> int:
+        """Record attempts and the deliveries' new states in one transaction; returns how many
+        deliveries changed (one whose lease was lost meanwhile is left to its new holder)."""
+        if not outcomes:
+            return 0
+        changed = 0
         with self._writer.begin() as conn:
-            changed = conn.execute(
+            result = conn.execute(
                 delivery.update()
-                .where(delivery.c.seq == item.seq, delivery.c.state == DELIVERING)
-                .where(delivery.c.lease_owner == item.lease_owner)
+                .where(delivery.c.seq == sa.bindparam("b_seq"), delivery.c.state == DELIVERING)
+                .where(delivery.c.lease_owner == sa.bindparam("b_owner"))
                 .values(
-                    state=state,
-                    attempts=delivery.c.attempts + (1 if count else 0),
-                    next_attempt_at=_utc(next_attempt_at) if next_attempt_at else delivery.c.next_attempt_at,
+                    state=sa.bindparam("b_state"),
+                    attempts=delivery.c.attempts + sa.bindparam("b_count"),
+                    next_attempt_at=sa.func.coalesce(
+                        sa.bindparam("b_next", type_=delivery.c.next_attempt_at.type), delivery.c.next_attempt_at
+                    ),
                     lease_owner=None,
                     lease_until=None,
-                    updated_at=now,
-                    last_status=attempt.status_code,
-                    last_error=attempt.error_class,
-                )
-            ).rowcount
-            conn.execute(delivery_attempt.insert().values(**attempt.__dict__))
-            self._health(conn, item.board, attempt, now, disable_reason)
-        return bool(changed)
+                    updated_at=sa.bindparam("b_now"),
+                    last_status=sa.bindparam("b_status"),
+                    last_error=sa.bindparam("b_error"),
+                ),
+                [
+                    {
+                        "b_seq": o.item.seq,
+                        "b_owner": o.item.lease_owner,
+                        "b_state": o.state,
+                        "b_count": 1 if o.count else 0,
+                        "b_next": _utc(o.next_attempt_at) if o.next_attempt_at else None,
+                        "b_now": _utc(o.attempt.attempted_at),
+                        "b_status": o.attempt.status_code,
+                        "b_error": o.attempt.error_class,
+                    }
+                    for o in outcomes
+                ],
+            )
+            changed = result.rowcount
+            conn.execute(delivery_attempt.insert(), [dict(o.attempt.__dict__) for o in outcomes])
+            for board in dict.fromkeys(o.item.board for o in outcomes):
+                self._health(conn, board, [o for o in outcomes if o.item.board == board])
+        return changed
 
-    def _health(self, conn: Connection, board: str, attempt: Attempt, now: datetime, disable: str | None) -> None:
-        statement = _insert(self.engine)(board_health)
-        ok = attempt.error_class is None
+    def _health(self, conn: Connection, board: str, outcomes: list[Outcome]) -> None:
+        """Fold a board's outcomes, in order, into its health row."""
+        successes = [o for o in outcomes if o.attempt.error_class is None]
+        failures = [o for o in outcomes if o.attempt.error_class is not None]
+        reset = bool(successes)
+        last_ok = max((o.attempt.attempted_at for o in successes), default=None)
+        after = [o for o in failures if last_ok is None or o.attempt.attempted_at > last_ok]
+        last_failure = max((o.attempt.attempted_at for o in failures), default=None)
+        disable = next((o.disable_reason for o in outcomes if o.disable_reason), None)
         row = {
             "board": board,
             "disabled": disable is not None,
             "disabled_reason": disable,
-            "last_success_at": now if ok else None,
-            "last_failure_at": None if ok else now,
-            "consecutive_failures": 0 if ok else 1,
+            "last_success_at": _utc(last_ok) if last_ok else None,
+            "last_failure_at": _utc(last_failure) if last_failure else None,
+            "consecutive_failures": len(after),
         }
-        updates: dict[str, Any] = (
-            {"last_success_at": now, "consecutive_failures": 0}
-            if ok
-            else {"last_failure_at": now, "consecutive_failures": board_health.c.consecutive_failures + 1}
-        )
+        updates: dict[str, Any] = {
+            "consecutive_failures": len(after) if reset else board_health.c.consecutive_failures + len(after)
+        }
+        if last_ok:
+            updates["last_success_at"] = _utc(last_ok)
+        if last_failure:
+            updates["last_failure_at"] = _utc(last_failure)
         if disable is not None:
             updates |= {"disabled": True, "disabled_reason": disable}
+        statement = _insert(self.engine)(board_health)
         conn.execute(statement.on_conflict_do_update(index_elements=["board"], set_=updates), row)
 
     def release(self, owner: str, now: datetime) -> int:

@@ -304,6 +304,11 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
             values[setting.attr] = setting.parse(raw)
         except ValueError as exc:
             raise SettingsError(f"{setting.env}: {exc}") from exc
+    if values["lease_seconds"] <= values["delivery_timeout"]:
+        raise SettingsError(
+            "SYNDICATE_LEASE_SECONDS must be longer than SYNDICATE_DELIVERY_TIMEOUT, or an attempt still in "
+            "flight could be taken over by another worker"
+        )
     for attr in ("postings_dir", "instance_dir", "boards_path"):
         values[attr] = _absolute(Path(values[attr]))
     return Settings(**values)

@@ -14,8 +14,6 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from .jsonld import job_posting
-from .model import Posting
 from .present import iso_text
 
 PING = "ping"
@@ -26,10 +24,10 @@ def new_webhook_id() -> str:
 
 
 def envelope(
-    event_type: str, posting_id: str, version: int, url: str, posting: Posting | None, timestamp: datetime
+    event_type: str, posting_id: str, version: int, url: str, document: dict[str, Any] | None, timestamp: datetime
 ) -> dict[str, Any]:
     """``{"type", "timestamp", "data": {"id", "version", "url", "posting"}}``; ``posting`` is the
-    JobPosting JSON-LD of the posting's state at ``version`` (null once its file is deleted)."""
+    JobPosting JSON-LD (``jsonld.job_posting``) of the posting at ``version``, null once its file is gone."""
     return {
         "type": event_type,
         "timestamp": iso_text(timestamp),
@@ -37,7 +35,7 @@ def envelope(
             "id": posting_id,
             "version": version,
             "url": url,
-            "posting": job_posting(posting, url) if posting is not None else None,
+            "posting": document,
         },
     }
 

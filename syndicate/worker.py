@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
 import signal
 import socket
@@ -30,9 +31,10 @@ import requests
 from . import changes
 from .boards import Board, BoardsFile
 from .catalog import Catalog
-from .delivery import Answer, Policy, decide, send
+from .delivery import Policy, decide, send
+from .jsonld import job_posting
 from .loader import PostingLoader, utcnow
-from .outbox import Attempt, Delivery, NewDelivery, Outbox
+from .outbox import Attempt, Delivery, NewDelivery, Outbox, Outcome
 from .settings import Settings
 from .snapshot import Snapshot
 from .store import Store
@@ -40,7 +42,10 @@ from .urls import Links
 from .webhook import body_bytes, envelope, new_webhook_id
 
 log = logging.getLogger(__name__)
-DEFAULT_BASE_URL = "http://127.0.0.1:5000"  # honcho's port, when SYNDICATE_BASE_URL is not set
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+# Claims and records are a transaction each: taken in batches they cost little per delivery.
+CLAIM_BATCH = 128
+RECORD_BATCH = 64  # honcho's port, when SYNDICATE_BASE_URL is not set
 
 
 @dataclass
@@ -96,9 +101,13 @@ class Worker:
     def build(self, now: datetime) -> Callable[[list[changes.Event]], list[NewDelivery]]:
         def build(events: list[changes.Event]) -> list[NewDelivery]:
             out = []
+            documents: dict[tuple[str, int], dict | None] = {}  # one JSON-LD per posting version, for every board
             for e in events:
                 url = self.links.job(e.posting_id)
-                body = body_bytes(envelope(e.type, e.posting_id, e.version, url, e.posting, now))
+                key = (e.posting_id, e.version)
+                if key not in documents:
+                    documents[key] = job_posting(e.posting, url) if e.posting is not None else None
+                body = body_bytes(envelope(e.type, e.posting_id, e.version, url, documents[key], now))
                 out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body))
             return out
 
@@ -144,9 +153,9 @@ class Worker:
 
     # --- delivery -----------------------------------------------------------------------------
 
-    def attempt(self, item: Delivery, board: Board) -> str:
-        """Send one delivery once and record the outcome; returns the new state."""
-        answer: Answer = send(
+    def send(self, item: Delivery, board: Board) -> Outcome:
+        """Send one delivery once; what happened and what follows (recorded by the caller)."""
+        answer = send(
             self.session(board.name),
             board.url,
             board.secret.reveal(),
@@ -158,14 +167,6 @@ class Worker:
         now = self.clock()
         decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)
         attempt = Attempt(item.webhook_id, now, answer.status, answer.duration_ms, answer.error_class, answer.excerpt)
-        self.outbox.record(
-            item,
-            attempt,
-            state=decision.state,
-            next_attempt_at=decision.next_attempt_at,
-            count=decision.count,
-            disable_reason=decision.disable_reason,
-        )
         if decision.disable_reason:
             log.error("board %s answered 410 Gone: disabled until `syndicate boards enable %s`", board.name, board.name)
         elif answer.error_class:
@@ -177,27 +178,62 @@ class Worker:
                 answer.status or "",
                 decision.state,
             )
-        return decision.state
+        return Outcome(item, attempt, decision.state, decision.next_attempt_at, decision.count, decision.disable_reason)
+
+    def attempt(self, item: Delivery, board: Board) -> str:
+        """Send one delivery once and record it; returns the delivery's new state."""
+        outcome = self.send(item, board)
+        self.outbox.record([outcome])
+        return outcome.state
 
     def deliver(self, report: CycleReport | None = None) -> CycleReport:
-        """Deliver everything due now, ``delivery_concurrency`` at a time, until nothing is due."""
+        """Deliver everything due now, until nothing is due.
+
+        A pipeline: attempts run in the pool (``delivery_concurrency`` at a time) while this
+        thread claims the next deliveries and records finished attempts in batches, one
+        transaction each. Recording can make more due (the next version of a posting waits
+        for the one before), so it ends only when a claim after the last record finds nothing.
+        """
         report = report or CycleReport()
-        batch = self.settings.delivery_concurrency * 4
-        while not self.stopping.is_set():
-            boards = self.boards()
-            claimed = self.outbox.claim(self.clock(), self.owner, batch, self.lease, boards)
-            if not claimed:
-                break
-            futures = [self.pool.submit(self.attempt, item, boards[item.board]) for item in claimed]
-            for future in futures:
-                try:
-                    state = future.result()
-                except Exception:  # a bug, not a network failure: the lease runs out and it is retried
-                    log.exception("delivery attempt failed unexpectedly")
-                    state = "error"
-                report.attempts += 1
-                report.outcomes[state] = report.outcomes.get(state, 0) + 1
-        return report
+        concurrency = self.settings.delivery_concurrency
+        results: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        inflight = 0
+        finished: list[Outcome] = []
+        drained = False
+        while True:
+            if not drained and not self.stopping.is_set() and inflight < max(CLAIM_BATCH // 2, 2 * concurrency):
+                boards = self.boards()
+                claimed = self.outbox.claim(self.clock(), self.owner, CLAIM_BATCH, self.lease, boards)
+                drained = not claimed
+                for item in claimed:
+                    self.pool.submit(self._send_to, results, item, boards[item.board])
+                inflight += len(claimed)
+            if inflight:
+                outcome = results.get()  # then whatever else has finished meanwhile
+                while True:
+                    inflight -= 1
+                    if outcome is not None:
+                        finished.append(outcome)
+                    try:
+                        outcome = results.get_nowait()
+                    except queue.Empty:
+                        break
+            if finished and (len(finished) >= RECORD_BATCH or not inflight):
+                self.outbox.record(finished)
+                for done in finished:
+                    report.attempts += 1
+                    report.outcomes[done.state] = report.outcomes.get(done.state, 0) + 1
+                finished = []
+                drained = False  # what was recorded may have unblocked the next version of a posting
+            elif not inflight and (drained or self.stopping.is_set()):
+                return report
+
+    def _send_to(self, results: queue.SimpleQueue[Outcome | None], item: Delivery, board: Board) -> None:
+        try:
+            results.put(self.send(item, board))
+        except Exception:  # a bug, not a network failure: the lease runs out and it is retried
+            log.exception("delivery attempt failed unexpectedly")
+            results.put(None)
 
     def cycle(self) -> CycleReport:
         """One scan, then delivery of everything due: what ``syndicate push`` and the tests run."""
