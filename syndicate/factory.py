@@ -11,7 +11,8 @@ from flask import Flask, current_app
 from prometheus_client import CollectorRegistry
 
 from .loader import PostingLoader, utcnow
-from .metrics import build_registry
+from .metrics import DeliveryCollector, build_registry
+from .outbox import Outbox
 from .settings import Settings, load_settings
 from .store import Store
 
@@ -34,7 +35,9 @@ def build_services(settings: Settings) -> Services:
     store.migrate()
     loader = PostingLoader(settings.postings_dir, store, settings.tzinfo, settings.max_posting_bytes)
     loader.refresh()
-    return Services(settings, store, loader, build_registry(loader, utcnow))
+    registry = build_registry(loader, utcnow)
+    registry.register(DeliveryCollector(Outbox(store)))
+    return Services(settings, store, loader, registry)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:

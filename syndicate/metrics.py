@@ -7,6 +7,7 @@ multi-process registry.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -17,7 +18,10 @@ from prometheus_client.registry import Collector
 from .httpcache import RenderCache
 from .loader import PostingLoader
 from .model import Status
+from .outbox import Outbox
 from .reader import ERROR, WARNING
+
+log = logging.getLogger(__name__)
 
 
 class SnapshotCollector(Collector):
@@ -74,6 +78,39 @@ class RenderCacheCollector(Collector):
         yield CounterMetricFamily(
             "syndicate_render_cache_misses", "Requests that rendered their output.", value=self.cache.misses
         )
+
+
+class DeliveryCollector(Collector):
+    """The outbox as the database has it, so every process answers alike: deliveries by board and
+    state, and each board's health."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            counts = self.outbox.counts()
+            health = self.outbox.health()
+        except Exception:  # the database is down: /healthz says so; the other metrics still answer
+            log.warning("delivery metrics unavailable: the database did not answer")
+            return
+        deliveries = GaugeMetricFamily(
+            "syndicate_deliveries", "Webhook deliveries, by board and state.", labels=["board", "state"]
+        )
+        for (board, state), count in sorted(counts.items()):
+            deliveries.add_metric([board, state], count)
+        yield deliveries
+        disabled = GaugeMetricFamily(
+            "syndicate_board_disabled", "1 while a board is disabled (it answered 410).", labels=["board"]
+        )
+        failures = GaugeMetricFamily(
+            "syndicate_board_consecutive_failures", "Failed attempts since the last success.", labels=["board"]
+        )
+        for board, h in sorted(health.items()):
+            disabled.add_metric([board], 1 if h.disabled else 0)
+            failures.add_metric([board], h.consecutive_failures)
+        yield disabled
+        yield failures
 
 
 def build_registry(loader: PostingLoader, clock: Callable[[], datetime]) -> CollectorRegistry:

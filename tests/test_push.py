@@ -63,6 +63,7 @@ class Harness:
             },
         )
         svc = build_services(settings)
+        self.metrics = svc.metrics
         worker = Worker(settings, svc.store, svc.loader, clock=self.clock)
         self.workers.append(worker)
         return worker
@@ -375,3 +376,31 @@ def test_sign_with_the_attempt_time(h: Harness, monkeypatch: pytest.MonkeyPatch)
 def make_many(folder: Path, count: int, make: Callable[[int], str]) -> None:
     for n in range(count):
         write(folder, f"p{n:03d}.md", make(n))
+
+
+def test_metrics_show_deliveries_by_state_and_board_health(h: Harness) -> None:
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        text = generate_latest(h.metrics).decode()
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    h.sink.answers.append((500, {}))
+    worker.cycle()
+    failing = samples()
+    assert failing[("syndicate_deliveries", (("board", "board"), ("state", "pending")))] == 1
+    assert failing[("syndicate_board_consecutive_failures", (("board", "board"),))] == 1
+    assert failing[("syndicate_board_disabled", (("board", "board"),))] == 0
+    h.clock.advance(seconds=6)
+    worker.cycle()
+    healthy = samples()
+    assert healthy[("syndicate_deliveries", (("board", "board"), ("state", "succeeded")))] == 1
+    assert healthy[("syndicate_board_consecutive_failures", (("board", "board"),))] == 0
