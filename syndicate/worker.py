@@ -256,6 +256,7 @@ def run_worker(worker: Worker) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     settings = worker.settings
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run would drown the log
     scheduler = BlockingScheduler(
         executors={"default": JobExecutor(4)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
