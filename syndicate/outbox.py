@@ -61,12 +61,14 @@ delivery = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_status", sa.Integer, nullable=True),
     sa.Column("last_error", sa.String(40), nullable=True),
+    sa.Index("delivery_due", "state", "next_attempt_at"),
+    sa.Index("delivery_board_posting", "board", "posting_id", "seq"),
 )
 delivery_attempt = sa.Table(
     "delivery_attempt",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("webhook_id", sa.String(64), nullable=False),
+    sa.Column("webhook_id", sa.String(64), nullable=False, index=True),
     sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("status_code", sa.Integer, nullable=True),
     sa.Column("duration_ms", sa.Float, nullable=False),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import syndicate.outbox  # noqa: F401  (its tables are part of the metadata compared below)
 from syndicate.store import Seen, Store, metadata
 
 
