@@ -75,6 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "body": body,
                     "payload": payload,
                     "status": scripted[0] if scripted else 204,
+                    "at": time.monotonic(),
                 }
             )
         if not self.server.quiet:

@@ -30,6 +30,7 @@ class PostingState:
     version: int
     content_hash: str | None  # None: the file is gone
     listed: bool
+    source: str | None = None  # the file that served it
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class Event:
     type: str
     version: int
     posting: Posting | None  # None when the file was deleted
+    wanted: bool = True  # False: the board does not take this kind; it still replaces a pending one
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,18 @@ class Plan:
 
 
 def observe(
-    snapshot: Snapshot, now: datetime, known: Iterable[str]
+    snapshot: Snapshot, now: datetime, known: Mapping[str, PostingState]
 ) -> dict[str, tuple[str | None, bool, Posting | None]]:
-    """(content hash, listed, posting) of every posting in the snapshot and of every ``known`` id."""
+    """(content hash, listed, posting) of every posting in the snapshot and of every ``known`` id
+    whose file is gone. An id whose file is still there but fails to parse (a typo, a save caught
+    half-written) is left out: push keeps its last state until the file reads again."""
     seen: dict[str, tuple[str | None, bool, Posting | None]] = {
         pid: (p.content_hash, p.is_open_at(now), p) for pid, p in snapshot.postings.items()
     }
-    for pid in known:
-        seen.setdefault(pid, (None, False, None))
+    broken = {p.file for p in snapshot.errors}
+    for pid, state in known.items():
+        if pid not in seen and (state.source is None or state.source not in broken):
+            seen[pid] = (None, False, None)
     return seen
 
 
@@ -79,12 +85,15 @@ def plan(
     observed = observe(snapshot, now, postings)
     new_postings: dict[str, PostingState] = {}
     current: dict[str, PostingState] = {}
-    for pid, (content_hash, listed, _) in observed.items():
+    for pid, (content_hash, listed, posting) in observed.items():
         before = postings.get(pid)
+        source = posting.source if posting is not None else (before.source if before else None)
         if before is None:
-            state = PostingState(1, content_hash, listed)
+            state = PostingState(1, content_hash, listed, source)
         elif (before.content_hash, before.listed) != (content_hash, listed):
-            state = PostingState(before.version + 1, content_hash, listed)
+            state = PostingState(before.version + 1, content_hash, listed, source)
+        elif before.source != source:
+            state = PostingState(before.version, content_hash, listed, source)  # a moved file: no event
         else:
             state = before
         current[pid] = state
@@ -96,6 +105,8 @@ def plan(
     for board in boards:
         ids = set(observed) | {pid for (name, pid) in sent if name == board.name}
         for pid in sorted(ids):
+            if pid not in current:  # a broken file: nothing changes until it reads again
+                continue
             state = current[pid]
             posting = observed[pid][2]
             want = state.listed and posting is not None and board.matches(posting.tags)
@@ -110,6 +121,5 @@ def plan(
             else:
                 continue
             new_sent[(board.name, pid)] = BoardState(state.version, want)
-            if board.wants(kind):
-                events.append(Event(board.name, pid, kind, state.version, posting))
+            events.append(Event(board.name, pid, kind, state.version, posting, board.wants(kind)))
     return Plan(new_postings, new_sent, events)

@@ -117,13 +117,16 @@ def retry_after_delay(value: str | None, now: datetime) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        delay = timedelta(seconds=int(value))
-    else:
-        try:
-            delay = parsedate_to_datetime(value) - now
-        except (TypeError, ValueError, IndexError):
-            return None
+    try:
+        if value.isdigit():
+            delay = timedelta(seconds=min(int(value[:12]), int(RETRY_AFTER_CAP.total_seconds())))
+        else:
+            when = parsedate_to_datetime(value)
+            if when.tzinfo is None:
+                return None
+            delay = when - now
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
     return max(timedelta(0), min(delay, RETRY_AFTER_CAP))
 
 
@@ -142,11 +145,14 @@ def decide(answer: Answer, attempts_done: int, policy: Policy, now: datetime, rn
     if answer.status == 410:
         # the board says it is gone: it is disabled, and this delivery waits for it unspent
         return Decision("pending", now, disable_reason=f"410 Gone at {now.isoformat()}", count=False)
-    if answer.status in (429, 503):
-        delay = retry_after_delay(answer.retry_after, now)
-        if delay is not None and attempts_done < policy.max_attempts:
-            return Decision("pending", now + delay)
     if attempts_done >= policy.max_attempts:
         return Decision("failed", None)
     base = policy.schedule[attempts_done]
-    return Decision("pending", now + timedelta(seconds=base * (1 + rng.uniform(-JITTER, JITTER))))
+    delay = timedelta(seconds=base * (1 + rng.uniform(-JITTER, JITTER)))
+    if answer.status in (429, 503):
+        # the board asks for a pause: wait at least that long (and never less than the schedule,
+        # so a board answering "Retry-After: 0" cannot use up the attempts in a moment)
+        asked = retry_after_delay(answer.retry_after, now)
+        if asked is not None:
+            delay = max(delay, asked)
+    return Decision("pending", now + delay)

@@ -15,7 +15,7 @@ advisory lock, so several workers neither double-claim nor double-scan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .changes import CREATED, UPDATED, BoardState, Event, Plan, PostingState
+from .changes import CLOSED, CREATED, UPDATED, BoardState, Event, Plan, PostingState
 from .store import Store, _chunks, _insert, _utc, metadata
 
 posting_event_state = sa.Table(
@@ -33,6 +33,7 @@ posting_event_state = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=True),
     sa.Column("listed", sa.Boolean, nullable=False),
+    sa.Column("source", sa.Text, nullable=True),
 )
 board_posting = sa.Table(
     "board_posting",
@@ -63,6 +64,14 @@ delivery = sa.Table(
     sa.Column("last_error", sa.String(40), nullable=True),
     sa.Index("delivery_due", "state", "next_attempt_at"),
     sa.Index("delivery_board_posting", "board", "posting_id", "seq"),
+    sa.Index(
+        "delivery_open",
+        "board",
+        "posting_id",
+        "seq",
+        sqlite_where=sa.text("state IN ('pending', 'delivering')"),
+        postgresql_where=sa.text("state IN ('pending', 'delivering')"),
+    ),
 )
 delivery_attempt = sa.Table(
     "delivery_attempt",
@@ -184,7 +193,7 @@ class Outbox:
         configured = set(boards)
         with self.engine.connect() as conn:
             postings = {
-                r.posting_id: PostingState(r.version, r.content_hash, r.listed)
+                r.posting_id: PostingState(r.version, r.content_hash, r.listed, r.source)
                 for r in conn.execute(sa.select(posting_event_state)).all()
             }
             sent = {
@@ -204,13 +213,12 @@ class Outbox:
                 return None
             configured = set(boards)
             postings = {
-                r.posting_id: PostingState(r.version, r.content_hash, r.listed)
+                r.posting_id: PostingState(r.version, r.content_hash, r.listed, r.source)
                 for r in conn.execute(sa.select(posting_event_state)).all()
             }
             sent_rows = conn.execute(sa.select(board_posting)).all()
-            gone = {r.board for r in sent_rows} - configured
-            if gone:  # a board taken out of boards.toml starts afresh (with a backfill) if it comes back
-                conn.execute(board_posting.delete().where(board_posting.c.board.in_(sorted(gone))))
+            # a board taken out of boards.toml (or a boards file briefly missing) is paused, not
+            # forgotten: if it comes back it gets what changed meanwhile, not a second backfill
             sent = {
                 (r.board, r.posting_id): BoardState(r.version, r.listed) for r in sent_rows if r.board in configured
             }
@@ -225,10 +233,16 @@ class Outbox:
             conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=["posting_id"],
-                    set_={c: statement.excluded[c] for c in ("version", "content_hash", "listed")},
+                    set_={c: statement.excluded[c] for c in ("version", "content_hash", "listed", "source")},
                 ),
                 [
-                    {"posting_id": pid, "version": s.version, "content_hash": s.content_hash, "listed": s.listed}
+                    {
+                        "posting_id": pid,
+                        "version": s.version,
+                        "content_hash": s.content_hash,
+                        "listed": s.listed,
+                        "source": s.source,
+                    }
                     for pid, s in plan.postings.items()
                 ],
             )
@@ -246,27 +260,7 @@ class Outbox:
             )
         if not plan.events:
             return
-        # Coalescing: a newer event replaces a pending one of the same board and posting (never
-        # the one in flight). If the replaced one was a creation the board never got, the
-        # update that replaces it is a creation too.
-        pending: dict[tuple[str, str], list[tuple[int, str]]] = {}
-        for seq, board, pid, kind in conn.execute(
-            sa.select(delivery.c.seq, delivery.c.board, delivery.c.posting_id, delivery.c.event_type).where(
-                delivery.c.state == PENDING
-            )
-        ).all():
-            pending.setdefault((board, pid), []).append((seq, kind))
-        events, superseded = [], []
-        for event in plan.events:
-            older = pending.get((event.board, event.posting_id), [])
-            superseded += [seq for seq, _ in older]
-            if event.type == UPDATED and any(kind == CREATED for _, kind in older):
-                event = replace(event, type=CREATED)
-            events.append(event)
-        for chunk in _chunks(superseded):
-            conn.execute(
-                delivery.update().where(delivery.c.seq.in_(chunk)).values(state=SUPERSEDED, updated_at=_utc(now))
-            )
+        events = self._coalesce(conn, plan.events, now)
         rows = [
             {
                 "webhook_id": item.webhook_id,
@@ -283,38 +277,106 @@ class Outbox:
             }
             for item in build(events)
         ]
-        conn.execute(delivery.insert(), rows)
+        if rows:
+            conn.execute(delivery.insert(), rows)
+
+    def _coalesce(self, conn: Connection, events: list[Event], now: datetime) -> list[Event]:
+        """Replace pending deliveries by the new events; return the events to insert.
+
+        A newer event supersedes a pending one of the same board and posting (never one in
+        flight: the update only takes rows still pending, and says which it took). Then:
+        - an update replacing a creation the board never got is a creation;
+        - a close replacing a creation never attempted cancels both: the board never heard of it;
+        - an event of a kind the board does not take is not sent, but it still replaces a pending
+          one, and if that was a creation the board never got, it becomes a creation of the
+          current content (or nothing, once the posting is no longer listed).
+        """
+        keys = {(e.board, e.posting_id) for e in events}
+        candidates = [
+            r.seq
+            for r in conn.execute(
+                sa.select(delivery.c.seq, delivery.c.board, delivery.c.posting_id).where(delivery.c.state == PENDING)
+            ).all()
+            if (r.board, r.posting_id) in keys
+        ]
+        replaced: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for chunk in _chunks(candidates):
+            taken = conn.execute(
+                delivery.update()
+                .where(delivery.c.seq.in_(chunk), delivery.c.state == PENDING)
+                .values(state=SUPERSEDED, updated_at=_utc(now))
+                .returning(delivery.c.board, delivery.c.posting_id, delivery.c.event_type, delivery.c.attempts)
+            ).all()
+            for board, pid, kind, attempts in taken:
+                replaced.setdefault((board, pid), []).append((kind, attempts))
+        out = []
+        for event in events:
+            older = replaced.get((event.board, event.posting_id), [])
+            unsent_creation = any(kind == CREATED for kind, _ in older)
+            never_tried = unsent_creation and all(attempts == 0 for kind, attempts in older if kind == CREATED)
+            if event.type == CLOSED and never_tried:
+                continue
+            if event.type == UPDATED and unsent_creation:
+                event = replace(event, type=CREATED, wanted=True)
+            if event.wanted:
+                out.append(event)
+        return out
 
     # --- claims and outcomes -------------------------------------------------------------
 
-    def claim(self, now: datetime, owner: str, limit: int, lease: timedelta, boards: Iterable[str]) -> list[Delivery]:
-        """Lease up to ``limit`` due deliveries: per (board, posting) only the oldest open one,
-        never one of a disabled or unconfigured board."""
+    def claim(
+        self,
+        now: datetime,
+        owner: str,
+        limit: int,
+        lease: timedelta,
+        boards: Iterable[str],
+        room: Mapping[str, int] | None = None,
+    ) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries, at most ``room[board]`` of each board.
+
+        Per (board, posting) only the oldest open delivery is due, and none while another is
+        in flight (a replayed old one included). Disabled and unconfigured boards get nothing.
+        """
         boards = sorted(set(boards) - self.disabled_boards())
+        if room is not None:
+            boards = [b for b in boards if room.get(b, 0) > 0]
         if not boards or limit <= 0:
             return []
         now = _utc(now)
-        older = delivery.alias("older")
+        other = delivery.alias("other")
         due = sa.or_(
             sa.and_(delivery.c.state == PENDING, delivery.c.next_attempt_at <= now),
             sa.and_(delivery.c.state == DELIVERING, delivery.c.lease_until < now),  # a dead worker's lease
         )
         blocked = (
-            sa.select(older.c.seq)
-            .where(older.c.board == delivery.c.board, older.c.posting_id == delivery.c.posting_id)
-            .where(older.c.seq < delivery.c.seq, older.c.state.in_(OPEN_STATES))
+            sa.select(other.c.seq)
+            .where(other.c.board == delivery.c.board, other.c.posting_id == delivery.c.posting_id)
+            .where(other.c.seq != delivery.c.seq, other.c.state.in_(OPEN_STATES))
+            .where(
+                sa.or_(other.c.seq < delivery.c.seq, sa.and_(other.c.state == DELIVERING, other.c.lease_until >= now))
+            )
             .exists()
         )
         query = (
-            sa.select(delivery.c.seq)
+            sa.select(delivery.c.seq, delivery.c.board)
             .where(due, ~blocked, delivery.c.board.in_(boards))
             .order_by(delivery.c.next_attempt_at, delivery.c.seq)
-            .limit(limit)
+            .limit(limit if room is None else min(limit * len(boards), 4 * limit))
         )
         if self._postgres:
             query = query.with_for_update(skip_locked=True, of=delivery)
         with self._writer.begin() as conn:
-            seqs = [r.seq for r in conn.execute(query).all()]
+            left = dict(room) if room is not None else None
+            seqs = []
+            for seq, board in conn.execute(query).all():
+                if left is not None:
+                    if left.get(board, 0) <= 0:
+                        continue  # this board has its share in flight: the others are not held up
+                    left[board] -= 1
+                seqs.append(seq)
+                if len(seqs) == limit:
+                    break
             if not seqs:
                 return []
             conn.execute(
@@ -324,6 +386,21 @@ class Outbox:
             )
             rows = conn.execute(sa.select(delivery).where(delivery.c.seq.in_(seqs)).order_by(delivery.c.seq)).all()
         return [Delivery.from_row(r) for r in rows]
+
+    def release_items(self, items: Iterable[Delivery], now: datetime) -> int:
+        """Give back leased deliveries that were not sent (a stop, or too little lease left)."""
+        seqs = [d.seq for d in items]
+        if not seqs:
+            return 0
+        count = 0
+        with self._writer.begin() as conn:
+            for chunk in _chunks(seqs):
+                count += conn.execute(
+                    delivery.update()
+                    .where(delivery.c.seq.in_(chunk), delivery.c.state == DELIVERING)
+                    .values(state=PENDING, lease_owner=None, lease_until=None, updated_at=_utc(now))
+                ).rowcount
+        return count
 
     def record(self, outcomes: Sequence[Outcome]) -> int:
         """Record attempts and the deliveries' new states in one transaction; returns how many

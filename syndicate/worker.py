@@ -20,6 +20,7 @@ import signal
 import socket
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ import requests
 from . import changes
 from .boards import Board, BoardsFile
 from .catalog import Catalog
-from .delivery import Policy, decide, send
+from .delivery import Answer, Policy, decide, send
 from .jsonld import job_posting
 from .loader import PostingLoader, utcnow
 from .outbox import Attempt, Delivery, NewDelivery, Outbox, Outcome
@@ -81,6 +82,7 @@ class Worker:
         self._local = threading.local()
         self._scanned: tuple[int, int, tuple[Board, ...]] | None = None  # (generation, epoch, boards)
         self._catalog: Catalog | None = None
+        self._scan_lock = threading.Lock()
 
     # --- boards and sessions ------------------------------------------------------------
 
@@ -114,7 +116,15 @@ class Worker:
         return build
 
     def scan(self) -> list[changes.Event] | None:
-        """Compare the postings with what each board was sent; enqueue what is owed, atomically."""
+        """Compare the postings with what each board was sent; enqueue what is owed, atomically.
+
+        One scan at a time in a process (the watch, the schedule and the expiry job all scan):
+        a scan of an older snapshot must never commit after a newer one.
+        """
+        with self._scan_lock:
+            return self._scan()
+
+    def _scan(self) -> list[changes.Event] | None:
         self.loader.maybe_refresh(0)
         snapshot = self.loader.snapshot
         boards = tuple(self.boards().values())
@@ -189,51 +199,92 @@ class Worker:
     def deliver(self, report: CycleReport | None = None) -> CycleReport:
         """Deliver everything due now, until nothing is due.
 
-        A pipeline: attempts run in the pool (``delivery_concurrency`` at a time) while this
-        thread claims the next deliveries and records finished attempts in batches, one
-        transaction each. Recording can make more due (the next version of a posting waits
-        for the one before), so it ends only when a claim after the last record finds nothing.
+        This thread claims deliveries in batches (a window of ``CLAIM_BATCH``, shared fairly
+        between boards), hands them to the pool so that no board has more than its share of
+        attempts running (a board that hangs holds up only itself), and records finished
+        attempts in batches, one transaction each. Recording can make more due (the next
+        version of a posting waits for the one before), so it ends only when a claim after
+        the last record finds nothing. An attempt whose lease would run out before it could
+        finish is not sent but given back, so no delivery is ever sent twice by live workers.
         """
         report = report or CycleReport()
         concurrency = self.settings.delivery_concurrency
-        results: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
-        inflight = 0
+        results: queue.SimpleQueue[tuple[Delivery, Outcome | None]] = queue.SimpleQueue()
+        waiting: dict[str, deque[Delivery]] = {}
+        running: dict[str, int] = {}
         finished: list[Outcome] = []
+        unsent: list[Delivery] = []
         drained = False
+        boards = self.boards()
         while True:
-            if not drained and not self.stopping.is_set() and inflight < max(CLAIM_BATCH // 2, 2 * concurrency):
-                boards = self.boards()
-                claimed = self.outbox.claim(self.clock(), self.owner, CLAIM_BATCH, self.lease, boards)
+            boards = self.boards()
+            share = max(1, concurrency // max(1, len(boards)))  # running attempts per board at most
+            held = sum(len(q) for q in waiting.values()) + sum(running.values())
+            if not drained and not self.stopping.is_set() and held < CLAIM_BATCH // 2:
+                window = max(2 * share, CLAIM_BATCH // max(1, len(boards)))
+                room = {b: window - len(waiting.get(b, ())) - running.get(b, 0) for b in boards}
+                claimed = self.outbox.claim(self.clock(), self.owner, CLAIM_BATCH - held, self.lease, boards, room)
                 drained = not claimed
                 for item in claimed:
-                    self.pool.submit(self._send_to, results, item, boards[item.board])
-                inflight += len(claimed)
-            if inflight:
-                outcome = results.get()  # then whatever else has finished meanwhile
+                    waiting.setdefault(item.board, deque()).append(item)
+            for name in [n for n in waiting if self.stopping.is_set() or n not in boards]:
+                unsent.extend(waiting.pop(name))  # stopping, or the board left boards.toml: give back
+            # hand out work round-robin: each board up to its share, the pool up to its size
+            busy = sum(running.values())
+            progress = True
+            while progress and busy < concurrency:
+                progress = False
+                for name, q in waiting.items():
+                    if q and running.get(name, 0) < share and busy < concurrency and name in boards:
+                        item = q.popleft()
+                        self.pool.submit(self._send_to, results, item, boards[name])
+                        running[name] = running.get(name, 0) + 1
+                        busy += 1
+                        progress = True
+            if busy:
+                item, outcome = results.get()
                 while True:
-                    inflight -= 1
-                    if outcome is not None:
+                    running[item.board] -= 1
+                    if outcome is None:
+                        unsent.append(item)
+                    else:
                         finished.append(outcome)
                     try:
-                        outcome = results.get_nowait()
+                        item, outcome = results.get_nowait()
                     except queue.Empty:
                         break
-            if finished and (len(finished) >= RECORD_BATCH or not inflight):
+            idle = not any(running.values())
+            if unsent and (idle or len(unsent) >= RECORD_BATCH):
+                self.outbox.release_items(unsent, self.clock())
+                unsent = []
+                drained = True  # given back: the next delivery round takes them, with a fresh lease
+            if finished and (len(finished) >= RECORD_BATCH or idle):
                 self.outbox.record(finished)
                 for done in finished:
                     report.attempts += 1
                     report.outcomes[done.state] = report.outcomes.get(done.state, 0) + 1
                 finished = []
                 drained = False  # what was recorded may have unblocked the next version of a posting
-            elif not inflight and (drained or self.stopping.is_set()):
+            elif idle and not any(waiting.values()) and (drained or self.stopping.is_set()):
                 return report
 
-    def _send_to(self, results: queue.SimpleQueue[Outcome | None], item: Delivery, board: Board) -> None:
+    def _send_to(
+        self, results: queue.SimpleQueue[tuple[Delivery, Outcome | None]], item: Delivery, board: Board
+    ) -> None:
+        """Send in a pool thread; None back when it was not sent (too little lease left, or a bug)."""
+        outcome = None
         try:
-            results.put(self.send(item, board))
-        except Exception:  # a bug, not a network failure: the lease runs out and it is retried
-            log.exception("delivery attempt failed unexpectedly")
-            results.put(None)
+            lease_left = (item.lease_until - self.clock()).total_seconds() if item.lease_until else 0
+            if lease_left > self.policy.total_timeout and not self.stopping.is_set():
+                outcome = self.send(item, board)
+        except Exception as exc:  # a bug, not a network failure: recorded as a failed attempt, retried later
+            log.exception("delivery attempt of %s failed unexpectedly", item.webhook_id)
+            now = self.clock()
+            answer = Answer(None, 0.0, "internal", f"{type(exc).__name__}: {exc}"[:200])
+            decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)
+            attempt = Attempt(item.webhook_id, now, None, 0.0, "internal", answer.excerpt)
+            outcome = Outcome(item, attempt, decision.state, decision.next_attempt_at, decision.count)
+        results.put((item, outcome))
 
     def cycle(self) -> CycleReport:
         """One scan, then delivery of everything due: what ``syndicate push`` and the tests run."""
@@ -290,13 +341,20 @@ def run_worker(worker: Worker) -> None:
     scheduler.add_job(deliver, "interval", seconds=1, id="deliver", next_run_time=utcnow())
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: finishing attempts in flight, then stopping", signum)
+        if worker.stopping.is_set():
+            return  # a second signal while stopping: already on the way out
+        log.info("signal %d: finishing attempts in flight, giving back the rest, then stopping", signum)
         worker.stopping.set()
-        scheduler.shutdown(wait=True)  # the running jobs end their current batch
+        scheduler.shutdown(wait=True)  # the running delivery ends its attempts in flight
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info("worker %s: %d board(s) from %s", worker.owner, len(worker.boards()), settings.boards_path)
+    if worker.boards() and not settings.base_url:
+        log.warning(
+            "SYNDICATE_BASE_URL is not set: webhook payloads link to %s, which boards cannot reach",
+            DEFAULT_BASE_URL,
+        )
     try:
         scheduler.start()
     finally:

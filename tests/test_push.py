@@ -6,6 +6,8 @@ a real threaded HTTP server on a loopback port.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -355,12 +357,18 @@ def test_boards_file_changes_take_effect_without_restart(h: Harness) -> None:
 
 
 def test_secrets_never_reach_the_log(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    bad = board_toml("board", "http://no-such-board.invalid/hooks").replace("[[boards]]", "[[boards]]\ncolour = 1")
     h.boards(board_toml("board", "http://no-such-board.invalid/hooks"))
     worker = h.worker()
     write(h.postings, "a.md", posting_text("a"))
     worker.cycle()
-    assert "c3luZGljYXRl" not in caplog.text and repr(worker.boards()["board"]).count("whsec_***") == 0
-    assert DEMO_SECRET not in repr(worker.boards())
+    h.boards(bad)
+    worker.boards()  # the broken file is logged with its reasons
+    assert "enqueued posting.created" in caplog.text and "dns" in caplog.text and "colour" in caplog.text
+    secret_body = DEMO_SECRET.removeprefix("whsec_")
+    assert secret_body not in caplog.text
+    assert secret_body not in repr(worker.boards()) and secret_body not in str(worker.boards()["board"].secret)
 
 
 def test_sign_with_the_attempt_time(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -404,3 +412,130 @@ def test_metrics_show_deliveries_by_state_and_board_health(h: Harness) -> None:
     healthy = samples()
     assert healthy[("syndicate_deliveries", (("board", "board"), ("state", "succeeded")))] == 1
     assert healthy[("syndicate_board_consecutive_failures", (("board", "board"),))] == 0
+
+
+def test_an_attempt_with_too_little_lease_left_is_given_back_unsent(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker(lease_seconds=3.0, delivery_timeout=2.0)
+    write(h.postings, "a.md", posting_text("a"))
+    worker.scan()
+    real_clock = worker.clock
+    ticks = iter(range(1, 1000))
+    worker.clock = lambda: real_clock() + timedelta(seconds=1.5 * next(ticks))  # time flies between claim and send
+    report = worker.deliver()
+    assert report.attempts == 0 and h.sink.requests_seen == 0
+    [item] = worker.outbox.deliveries()
+    assert (item.state, item.attempts, item.lease_owner) == (PENDING, 0, None), "given back at once"
+    worker.clock = real_clock
+    assert worker.deliver().outcomes == {SUCCEEDED: 1}
+
+
+@pytest.mark.parametrize("value", ["0", "Wed, 21 Oct 2015 07:28:00 GMT", "99999999999999999999999"])
+def test_retry_after_never_shortens_the_schedule_and_is_capped(h: Harness, value: str) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    h.sink.answers.append((503, {"Retry-After": value}))
+    worker.cycle()
+    [item] = worker.outbox.deliveries()
+    wait = (item.next_attempt_at - h.clock.now).total_seconds()
+    assert item.state == PENDING and item.attempts == 1
+    assert 4 <= wait <= 86400, "at least the schedule's next step, at most a day"
+    if value.startswith("9"):
+        assert wait == 86400
+
+
+def test_a_removed_board_is_paused_not_forgotten(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    path = write(h.postings, "a.md", posting_text("a"))
+    worker.cycle()
+    h.boards("")  # the board leaves boards.toml (or the file is briefly missing)
+    path.write_text(posting_text("a", status="closed"), encoding="utf-8")
+    worker.cycle()
+    h.boards(board_toml("board", h.sink.url))
+    worker.cycle()
+    assert h.received() == [("posting.created", "a", 1), ("posting.closed", "a", 2)], "no second backfill"
+
+
+def test_a_board_that_does_not_take_updates_still_gets_the_current_content(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url, events=["posting.created"]))
+    worker = h.worker()
+    path = write(h.postings, "a.md", posting_text("a", title="One"))
+    worker.scan()
+    path.write_text(posting_text("a", title="Two"), encoding="utf-8")
+    worker.scan()
+    write(h.postings, "b.md", posting_text("b", title="Brief"))
+    worker.scan()
+    (h.postings / "b.md").unlink()
+    worker.scan()
+    worker.deliver()
+    [event] = h.events()
+    assert event["payload"]["type"] == "posting.created"
+    assert event["payload"]["data"]["posting"]["title"] == "Two", "not the stale first version"
+
+
+def test_a_close_of_a_posting_the_board_never_got_cancels_both(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    path = write(h.postings, "a.md", posting_text("a"))
+    worker.scan()
+    path.unlink()
+    worker.scan()
+    assert worker.deliver().attempts == 0
+    assert {d.state for d in worker.outbox.deliveries()} == {SUPERSEDED}
+
+
+def test_a_file_that_fails_to_parse_keeps_its_last_state(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    path = write(h.postings, "a.md", posting_text("a", title="Stable"))
+    worker.cycle()
+    path.write_text("---\ntitle: [unclosed\n", encoding="utf-8")  # a typo, or a save caught half-written
+    assert worker.cycle().events == 0, "no close for a typo"
+    path.write_text(posting_text("a", title="Stable"), encoding="utf-8")
+    assert worker.cycle().events == 0, "the same content again: nothing owed"
+    assert h.received() == [("posting.created", "a", 1)]
+
+
+def test_a_hanging_board_does_not_hold_up_another(h: Harness) -> None:
+    slow = Sink(delay_ms=700).start()
+    try:
+        h.boards(board_toml("slow", slow.url), board_toml("fast", h.sink.url))
+        worker = h.worker(delivery_concurrency=4, delivery_timeout=5.0, lease_seconds=60.0)
+        for n in range(12):
+            write(h.postings, f"p{n:02d}.md", posting_text(f"p{n:02d}"))
+        worker.scan()
+        started = time.monotonic()
+        worker.deliver()
+        fast_done = max(e["at"] for e in h.events()) - started
+        slow_done = max(e["at"] for e in slow.events) - started
+        assert len(h.events()) == 12 and len(slow.events) == 12
+        assert fast_done < 1.5 < slow_done, (fast_done, slow_done)
+    finally:
+        slow.shutdown()
+        slow.server_close()
+
+
+def test_two_workers_never_claim_the_same_delivery(h: Harness) -> None:
+    h.boards(board_toml("board", h.sink.url))
+    first, second = h.worker(), h.worker()
+    for n in range(60):
+        write(h.postings, f"p{n:02d}.md", posting_text(f"p{n:02d}"))
+    first.scan()
+    claimed: list[list[str]] = [[], []]
+    barrier = threading.Barrier(2)
+
+    def take(worker: Worker, into: list[str]) -> None:
+        barrier.wait()
+        for _ in range(10):
+            batch = worker.outbox.claim(h.clock(), worker.owner, 7, timedelta(seconds=30), ["board"])
+            into.extend(d.webhook_id for d in batch)
+
+    threads = [threading.Thread(target=take, args=(w, c)) for w, c in zip((first, second), claimed, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not set(claimed[0]) & set(claimed[1])
+    assert len(claimed[0]) + len(claimed[1]) == 60

@@ -183,11 +183,15 @@ def test_edits_while_the_worker_is_down_produce_exactly_the_owed_events(
     assert later == [("posting.closed", "p01"), ("posting.created", "p09"), ("posting.updated", "p00")]
 
 
-def test_sigterm_finishes_the_attempt_in_flight_and_exits(
+def test_sigterm_finishes_the_attempts_in_flight_and_gives_back_the_rest(
     tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink
 ) -> None:
-    write(postings_dir, "a.md", posting_text("a"))
-    sink.delay = 1.0  # the answer takes a second: SIGTERM arrives while it is in flight
+    from syndicate.outbox import Outbox
+    from syndicate.store import Store
+
+    for n in range(20):
+        write(postings_dir, f"p{n:02d}.md", posting_text(f"p{n:02d}"))
+    sink.delay = 1.0  # answers take a second: SIGTERM arrives while attempts are in flight
     worker = start_worker(tmp_path, postings_dir, database_url, sink)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _request_started(sink):
@@ -195,7 +199,16 @@ def test_sigterm_finishes_the_attempt_in_flight_and_exits(
     started = time.monotonic()
     assert stop(worker) == 0
     assert time.monotonic() - started < 10
-    assert len(sink.events) == 1, "the attempt in flight was finished, not cut"
+    store = Store(database_url)
+    try:
+        states = [(d.state, d.lease_owner) for d in Outbox(store).deliveries()]
+    finally:
+        store.close()
+    succeeded = sum(1 for state, _ in states if state == "succeeded")
+    assert succeeded == len(sink.events) >= 1, "every attempt in flight was finished and recorded"
+    assert succeeded <= 8, "only what was in flight (8 at a time) went out"
+    assert all(state in ("succeeded", "pending") and owner is None for state, owner in states), states
+    assert len(states) == 20
 
 
 def _request_started(sink: Sink) -> bool:

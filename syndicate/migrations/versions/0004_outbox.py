@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=True),
         sa.Column("listed", sa.Boolean, nullable=False),
+        sa.Column("source", sa.Text, nullable=True),
     )
     op.create_table(
         "board_posting",
@@ -50,6 +51,13 @@ def upgrade() -> None:
     )
     op.create_index("delivery_due", "delivery", ["state", "next_attempt_at"])
     op.create_index("delivery_board_posting", "delivery", ["board", "posting_id", "seq"])
+    op.create_index(  # the claim's look-up of older open deliveries stays small however long the history
+        "delivery_open",
+        "delivery",
+        ["board", "posting_id", "seq"],
+        sqlite_where=sa.text("state IN ('pending', 'delivering')"),
+        postgresql_where=sa.text("state IN ('pending', 'delivering')"),
+    )
     op.create_table(
         "delivery_attempt",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
