@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
+from collections.abc import Callable, Hashable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from .model import Posting, Status
 from .snapshot import Snapshot
+
+T = TypeVar("T")
 
 
 class Catalog:
@@ -29,6 +33,7 @@ class Catalog:
         self._listed = listed
         self._expiries = sorted(p.valid_through for p in listed if p.valid_through is not None)
         self._live: dict[int, list[Posting]] = {}
+        self._memo: dict[Hashable, Any] = {}
         self._lock = threading.Lock()
 
     def epoch(self, now: datetime) -> int:
@@ -62,6 +67,18 @@ class Catalog:
         """When any list output of this epoch last changed: the set's first serving or the last expiry."""
         cut = self.boundary(epoch)
         return max(self.changed_at, cut) if cut else self.changed_at
+
+    def memo(self, key: Hashable, make: Callable[[], T]) -> T:
+        """A value derived from this snapshot, made once (what every filter of one epoch shares)."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = make()
+        with self._lock:
+            if len(self._memo) > 256:
+                self._memo.clear()
+            self._memo[key] = value
+        return value
 
     def is_listed(self, posting: Posting, epoch: int) -> bool:
         cut = self.boundary(epoch)

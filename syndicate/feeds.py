@@ -168,9 +168,8 @@ def render_atom(page: FeedPage) -> bytes:
 
 def job_extension(p: Posting, url: str) -> dict[str, Any]:
     """The ``_job`` object of a JSON Feed item: the posting's JobPosting fields, as in the JSON-LD."""
-    data = job_posting(p, url)
+    data = job_posting(p, url, description=False)  # the item's content_html carries it
     data.pop("@context", None)
-    data.pop("description", None)  # the item's content_html carries it
     return data
 
 

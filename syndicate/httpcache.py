@@ -31,32 +31,30 @@ class Rendered:
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
     etag: str = field(init=False)
+    gzip_etag: str = field(init=False)  # a strong validator differs per content coding (RFC 9110, 8.8.3)
+    http_last_modified: str = field(init=False)
     _gzipped: bytes | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.etag = '"' + hashlib.blake2b(self.body, digest_size=16).hexdigest() + '"'
-
-    @property
-    def gzip_etag(self) -> str:
-        """A strong validator differs per content coding (RFC 9110, 8.8.3)."""
-        return self.etag[:-1] + '-gz"'
+        digest = hashlib.blake2b(self.body, digest_size=16).hexdigest()
+        self.etag = f'"{digest}"'
+        self.gzip_etag = f'"{digest}-gz"'
+        self.http_last_modified = format_datetime(self.last_modified, usegmt=True)
 
     @property
     def compressible(self) -> bool:
         return len(self.body) >= GZIP_FROM_BYTES
 
     def gzipped(self) -> bytes:
+        """Compressed on first use: a client that never asks for gzip never pays for it."""
         if self._gzipped is None:  # a race here only compresses twice: both results are equal
             self._gzipped = gzip.compress(self.body, GZIP_LEVEL, mtime=0)
         return self._gzipped
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self._gzipped or b"") + 200
-
-    @property
-    def http_last_modified(self) -> str:
-        return format_datetime(self.last_modified, usegmt=True)
+        """Counted with room for its gzip variant, which is made on first use (about a fifth)."""
+        return len(self.body) + len(self.body) // 5 + 200
 
 
 class RenderCache:
@@ -83,8 +81,6 @@ class RenderCache:
         return rendered
 
     def _store(self, key: Hashable, rendered: Rendered) -> None:
-        if rendered.compressible:
-            rendered.gzipped()  # before it is shared, so the size is known
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:

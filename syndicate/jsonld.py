@@ -72,8 +72,9 @@ def _organization(p: Posting) -> dict[str, Any]:
     return org
 
 
-def job_posting(p: Posting, url: str) -> dict[str, Any]:
-    """The JobPosting object for ``p``, whose page is at ``url``."""
+def job_posting(p: Posting, url: str, *, description: bool = True) -> dict[str, Any]:
+    """The JobPosting object for ``p``, whose page is at ``url`` (``description=False``: without
+    the description, for outputs that carry it themselves)."""
     data: dict[str, Any] = {
         "@context": CONTEXT,
         "@type": "JobPosting",
@@ -82,9 +83,9 @@ def job_posting(p: Posting, url: str) -> dict[str, Any]:
         "hiringOrganization": _organization(p),
         "url": url,
     }
-    description = google_description(p.description_html)
-    if description:  # an empty body is left out (lint warns), not sent as ""
-        data["description"] = description
+    text = google_description(p.description_html) if description else ""
+    if text:  # an empty body is left out (lint warns), not sent as ""
+        data["description"] = text
     if p.date_posted:
         data["datePosted"] = iso_text(p.date_posted)
     if p.valid_through:

@@ -170,6 +170,7 @@ def choices(live: Sequence[Posting]) -> pages.Choices:
 def index_page(catalog: Catalog, epoch: int, flt: Filter, page: int, links: Links, site: Site) -> Rendered:
     live = catalog.live(epoch)
     part = paginate(flt.select(live), page, site.page_size)
+    offered = catalog.memo(("choices", epoch), lambda: choices(live))  # the same for every filter and page
     pager = pages.Pager(
         number=page,
         total_items=part.total,
@@ -177,6 +178,6 @@ def index_page(catalog: Catalog, epoch: int, flt: Filter, page: int, links: Link
         previous_url=links.index(flt, page - 1) if page > 1 else None,
     )
     html = pages.render_index(
-        postings=part.items, flt=flt, choices=choices(live), pager=pager, links=links, site_name=site.name, tz=site.tz
+        postings=part.items, flt=flt, choices=offered, pager=pager, links=links, site_name=site.name, tz=site.tz
     )
     return Rendered(html.encode(), HTML, catalog.last_modified(epoch))

@@ -21,7 +21,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from . import outputs
 from .catalog import Catalog
 from .factory import Services, services
-from .filters import FilterError, parse_filter, parse_page
+from .filters import NO_FILTER, Filter, FilterError, parse_filter, parse_page
 from .httpcache import RenderCache, Rendered, accepts_gzip, not_modified
 from .loader import utcnow
 from .metrics import RenderCacheCollector
@@ -156,7 +156,9 @@ def _cached(
     return respond(rendered, _max_age(state, catalog, epoch, now))
 
 
-def _filter_and_page(strict: bool = True):
+def _filter_and_page(strict: bool = True) -> tuple[Filter, int]:
+    if not request.query_string:  # the common case, and what feed readers poll: nothing to parse
+        return NO_FILTER, 1
     args = request.args.to_dict(flat=False)
     return parse_filter(args, allowed=("page",), strict=strict), parse_page(args)
 
