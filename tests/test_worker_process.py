@@ -214,3 +214,22 @@ def test_sigterm_finishes_the_attempts_in_flight_and_gives_back_the_rest(
 def _request_started(sink: Sink) -> bool:
     with sink.lock:
         return sink.requests_seen > 0
+
+
+def test_expiry_is_pushed_at_valid_through_without_any_file_change(
+    tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    write(postings_dir, "a.md", posting_text("a", valid_through=expires.isoformat()))
+    worker = start_worker(tmp_path, postings_dir, database_url, sink)
+    try:
+        assert wait_for(lambda: len(sink.events) == 1, 30)
+        assert wait_for(lambda: len(sink.events) == 2, 15)
+        closed = sink.events[1]
+    finally:
+        assert stop(worker) == 0
+    assert (closed["payload"]["type"], closed["payload"]["data"]["version"]) == ("posting.closed", 2)
+    late = datetime.fromtimestamp(int(closed["timestamp"]), UTC) - expires
+    assert timedelta(0) <= late <= timedelta(seconds=2), late
