@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import random
 import signal
 import socket
@@ -45,8 +44,8 @@ from .webhook import body_bytes, envelope, new_webhook_id
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 # Claims and records are a transaction each: taken in batches they cost little per delivery.
-CLAIM_BATCH = 128
-RECORD_BATCH = 64  # honcho's port, when SYNDICATE_BASE_URL is not set
+CLAIM_BATCH = 256
+RECORD_BATCH = 128
 
 
 @dataclass
@@ -200,91 +199,74 @@ class Worker:
         """Deliver everything due now, until nothing is due.
 
         This thread claims deliveries in batches (a window of ``CLAIM_BATCH``, shared fairly
-        between boards), hands them to the pool so that no board has more than its share of
-        attempts running (a board that hangs holds up only itself), and records finished
-        attempts in batches, one transaction each. Recording can make more due (the next
-        version of a posting waits for the one before), so it ends only when a claim after
-        the last record finds nothing. An attempt whose lease would run out before it could
-        finish is not sent but given back, so no delivery is ever sent twice by live workers.
+        between boards) and records finished attempts in batches, one transaction each; the
+        pool's threads take claimed deliveries themselves, round-robin over boards, each
+        board at most its share of the pool (a board that hangs holds up only itself).
+        Recording can make more due (the next version of a posting waits for the one before),
+        so it ends only when a claim after the last record finds nothing. An attempt whose
+        lease would run out before it could finish is not sent but given back, so live
+        workers never send one delivery twice.
         """
         report = report or CycleReport()
         concurrency = self.settings.delivery_concurrency
-        results: queue.SimpleQueue[tuple[Delivery, Outcome | None]] = queue.SimpleQueue()
-        waiting: dict[str, deque[Delivery]] = {}
-        running: dict[str, int] = {}
-        finished: list[Outcome] = []
-        unsent: list[Delivery] = []
-        drained = False
         boards = self.boards()
-        while True:
-            boards = self.boards()
-            share = max(1, concurrency // max(1, len(boards)))  # running attempts per board at most
-            held = sum(len(q) for q in waiting.values()) + sum(running.values())
-            if not drained and not self.stopping.is_set() and held < CLAIM_BATCH // 2:
-                window = max(2 * share, CLAIM_BATCH // max(1, len(boards)))
-                room = {b: window - len(waiting.get(b, ())) - running.get(b, 0) for b in boards}
-                claimed = self.outbox.claim(self.clock(), self.owner, CLAIM_BATCH - held, self.lease, boards, room)
-                drained = not claimed
-                for item in claimed:
-                    waiting.setdefault(item.board, deque()).append(item)
-            for name in [n for n in waiting if self.stopping.is_set() or n not in boards]:
-                unsent.extend(waiting.pop(name))  # stopping, or the board left boards.toml: give back
-            # hand out work round-robin: each board up to its share, the pool up to its size
-            busy = sum(running.values())
-            progress = True
-            while progress and busy < concurrency:
-                progress = False
-                for name, q in waiting.items():
-                    if q and running.get(name, 0) < share and busy < concurrency and name in boards:
-                        item = q.popleft()
-                        self.pool.submit(self._send_to, results, item, boards[name])
-                        running[name] = running.get(name, 0) + 1
-                        busy += 1
-                        progress = True
-            if busy:
-                item, outcome = results.get()
-                while True:
-                    running[item.board] -= 1
-                    if outcome is None:
-                        unsent.append(item)
-                    else:
-                        finished.append(outcome)
-                    try:
-                        item, outcome = results.get_nowait()
-                    except queue.Empty:
-                        break
-            idle = not any(running.values())
-            if unsent and (idle or len(unsent) >= RECORD_BATCH):
-                self.outbox.release_items(unsent, self.clock())
-                unsent = []
-                drained = True  # given back: the next delivery round takes them, with a fresh lease
-            if finished and (len(finished) >= RECORD_BATCH or idle):
-                self.outbox.record(finished)
-                for done in finished:
-                    report.attempts += 1
-                    report.outcomes[done.state] = report.outcomes.get(done.state, 0) + 1
-                finished = []
-                drained = False  # what was recorded may have unblocked the next version of a posting
-            elif idle and not any(waiting.values()) and (drained or self.stopping.is_set()):
-                return report
+        lanes = _Lanes(_share(concurrency, len(boards)))
+        for _ in range(concurrency):
+            self.pool.submit(self._run_lane, lanes)
+        drained = False
+        try:
+            while True:
+                if not drained and not self.stopping.is_set() and lanes.held() <= CLAIM_BATCH // 4:
+                    boards = self.boards()
+                    lanes.set_share(_share(concurrency, len(boards)))
+                    window = max(2 * lanes.share, CLAIM_BATCH // max(1, len(boards)))
+                    room = {b: window - lanes.held(b) for b in boards}
+                    claimed = self.outbox.claim(
+                        self.clock(), self.owner, CLAIM_BATCH - lanes.held(), self.lease, boards, room
+                    )
+                    drained = not claimed
+                    lanes.add(claimed, boards)
+                if self.stopping.is_set():
+                    lanes.drop_waiting()  # what has not started goes back at once
+                refill_at = -1 if drained or self.stopping.is_set() else CLAIM_BATCH // 4
+                finished, unsent, idle = lanes.collect(RECORD_BATCH, wait=True, refill_at=refill_at)
+                if unsent:
+                    self.outbox.release_items(unsent, self.clock())
+                    drained = True  # given back: the next delivery round takes them, with a fresh lease
+                if finished:
+                    self.outbox.record(finished)
+                    for done in finished:
+                        report.attempts += 1
+                        report.outcomes[done.state] = report.outcomes.get(done.state, 0) + 1
+                    drained = False  # what was recorded may have unblocked the next version of a posting
+                elif idle and not unsent and (drained or self.stopping.is_set()):
+                    return report
+        finally:
+            lanes.close()
 
-    def _send_to(
-        self, results: queue.SimpleQueue[tuple[Delivery, Outcome | None]], item: Delivery, board: Board
-    ) -> None:
-        """Send in a pool thread; None back when it was not sent (too little lease left, or a bug)."""
-        outcome = None
+    def _run_lane(self, lanes: _Lanes) -> None:
+        """A pool thread: take the next delivery a board has room for, send it, hand back the outcome."""
+        while True:
+            taken = lanes.take()
+            if taken is None:
+                return
+            item, board = taken
+            lanes.finish(item, self._attempt_once(item, board))
+
+    def _attempt_once(self, item: Delivery, board: Board) -> Outcome | None:
+        """Send unless too little lease is left (None: not sent); a bug is recorded as an attempt."""
         try:
             lease_left = (item.lease_until - self.clock()).total_seconds() if item.lease_until else 0
-            if lease_left > self.policy.total_timeout and not self.stopping.is_set():
-                outcome = self.send(item, board)
+            if lease_left <= self.policy.total_timeout or self.stopping.is_set():
+                return None
+            return self.send(item, board)
         except Exception as exc:  # a bug, not a network failure: recorded as a failed attempt, retried later
             log.exception("delivery attempt of %s failed unexpectedly", item.webhook_id)
             now = self.clock()
             answer = Answer(None, 0.0, "internal", f"{type(exc).__name__}: {exc}"[:200])
             decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)
             attempt = Attempt(item.webhook_id, now, None, 0.0, "internal", answer.excerpt)
-            outcome = Outcome(item, attempt, decision.state, decision.next_attempt_at, decision.count)
-        results.put((item, outcome))
+            return Outcome(item, attempt, decision.state, decision.next_attempt_at, decision.count)
 
     def cycle(self) -> CycleReport:
         """One scan, then delivery of everything due: what ``syndicate push`` and the tests run."""
@@ -299,6 +281,99 @@ class Worker:
         released = self.outbox.release(self.owner, self.clock())
         if released:
             log.info("released %d leased deliveries for another run", released)
+
+
+class _Lanes:
+    """Claimed deliveries waiting per board, taken by pool threads round-robin within each
+    board's share; finished outcomes collected for the recording thread. One lock, one condition."""
+
+    def __init__(self, share: int) -> None:
+        self.share = share
+        self._cond = threading.Condition()
+        self._waiting: dict[str, deque[tuple[Delivery, Board]]] = {}
+        self._running: dict[str, int] = {}
+        self._finished: list[Outcome] = []
+        self._unsent: list[Delivery] = []
+        self._closed = False
+        self._turn = 0
+
+    def set_share(self, share: int) -> None:
+        with self._cond:
+            self.share = share
+            self._cond.notify_all()
+
+    def held(self, board: str | None = None) -> int:
+        with self._cond:
+            if board is not None:
+                return len(self._waiting.get(board, ())) + self._running.get(board, 0)
+            return sum(len(q) for q in self._waiting.values()) + sum(self._running.values())
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not any(self._waiting.values()) and not any(self._running.values())
+
+    def add(self, items: list[Delivery], boards: dict[str, Board]) -> None:
+        with self._cond:
+            for item in items:
+                if item.board in boards:
+                    self._waiting.setdefault(item.board, deque()).append((item, boards[item.board]))
+                else:  # the board left boards.toml between the claim and now
+                    self._unsent.append(item)
+            self._cond.notify_all()
+
+    def drop_waiting(self) -> None:
+        with self._cond:
+            for queue_ in self._waiting.values():
+                self._unsent.extend(item for item, _ in queue_)
+                queue_.clear()
+            self._cond.notify_all()
+
+    def take(self) -> tuple[Delivery, Board] | None:
+        with self._cond:
+            while True:
+                if self._closed:
+                    return None
+                names = [n for n, q in self._waiting.items() if q and self._running.get(n, 0) < self.share]
+                if names:
+                    name = names[self._turn % len(names)]
+                    self._turn += 1
+                    self._running[name] = self._running.get(name, 0) + 1
+                    return self._waiting[name].popleft()
+                self._cond.wait()
+
+    def finish(self, item: Delivery, outcome: Outcome | None) -> None:
+        with self._cond:
+            self._running[item.board] -= 1
+            if outcome is None:
+                self._unsent.append(item)
+            else:
+                self._finished.append(outcome)
+            self._cond.notify_all()
+
+    def collect(self, batch: int, wait: bool, refill_at: int) -> tuple[list[Outcome], list[Delivery], bool]:
+        """(finished, unsent, idle). With ``wait``: until a batch is done, or no more than
+        ``refill_at`` deliveries are held (time to claim more), or nothing is left in flight."""
+        with self._cond:
+            while wait:
+                held = sum(len(q) for q in self._waiting.values()) + sum(self._running.values())
+                if not held or held <= refill_at or len(self._finished) + len(self._unsent) >= batch:
+                    break
+                self._cond.wait()
+            finished, self._finished = self._finished, []
+            unsent, self._unsent = self._unsent, []
+            idle = not any(self._waiting.values()) and not any(self._running.values())
+            return finished, unsent, idle
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+def _share(concurrency: int, boards: int) -> int:
+    """Attempts one board may have running: all of them when it is alone, else half the pool
+    (rounded up), so a board that hangs leaves the other half to the rest."""
+    return concurrency if boards <= 1 else max(1, -(-concurrency // 2))
 
 
 def run_worker(worker: Worker) -> None:
