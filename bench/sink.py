@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -80,10 +81,10 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if not self.server.quiet:
             data = payload.get("data", {})
-            print(
-                f"{payload['type']} {data.get('id', '')} v{data.get('version', '')} {self.headers['webhook-id']}",
-                flush=True,
-            )
+            line = f"{payload['type']} {data.get('id', '')} v{data.get('version', '')} {self.headers['webhook-id']}\n"
+            with self.server.lock:  # one line per event, whole, whatever thread answers it
+                sys.stdout.write(line)
+                sys.stdout.flush()
         self._answer(*(scripted or (204, {})))
 
     def _answer(self, status: int, headers: dict[str, str]) -> None:
