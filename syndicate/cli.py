@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from . import changes
 from .boards import BoardsError, load_boards
 from .delivery import send
 from .files import read_folder
@@ -82,14 +81,12 @@ def push_command(dry_run: bool) -> None:
     """One scan and delivery cycle: enqueue what every board is owed, deliver what is due."""
     worker = _worker()
     if dry_run:
-        worker.loader.maybe_refresh(0)
-        postings, sent = worker.outbox.remembered(list(worker.boards()))
-        plan = changes.plan(worker.loader.snapshot, worker.clock(), tuple(worker.boards().values()), postings, sent)
-        for item in worker.build(worker.clock())(plan.events):
+        would = worker.scan(dry_run=True) or []  # the real scan, rolled back
+        for item in would:
             click.echo(f"{item.event_type} {item.posting_id} v{item.version} -> {item.board}")
             click.echo(item.body.decode())
         pending = len(worker.outbox.deliveries(state="pending"))
-        click.echo(f"{len(plan.events)} event(s) would be enqueued; {pending} pending; nothing sent", err=True)
+        click.echo(f"{len(would)} event(s) would be enqueued; {pending} pending; nothing sent", err=True)
         worker.pool.shutdown()
         return
     try:

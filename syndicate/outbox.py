@@ -188,45 +188,48 @@ class Outbox:
 
     # --- scan: read the remembered state, write the new one and the deliveries, atomically ---
 
-    def remembered(self, boards: Iterable[str]) -> tuple[dict[str, PostingState], dict[tuple[str, str], BoardState]]:
-        """The remembered state, read only (for a dry run)."""
-        configured = set(boards)
-        with self.engine.connect() as conn:
-            postings = {
-                r.posting_id: PostingState(r.version, r.content_hash, r.listed, r.source)
-                for r in conn.execute(sa.select(posting_event_state)).all()
-            }
-            sent = {
-                (r.board, r.posting_id): BoardState(r.version, r.listed)
-                for r in conn.execute(sa.select(board_posting)).all()
-                if r.board in configured
-            }
+    def scan(
+        self, compute: Computer, build: Builder, now: datetime, boards: Iterable[str], *, dry_run: bool = False
+    ) -> list[NewDelivery] | None:
+        """Run one scan in one transaction and return the deliveries it enqueued; None when another
+        worker is scanning (PostgreSQL). ``dry_run``: the same scan, rolled back."""
+        with self._writer.connect() as conn:
+            transaction = conn.begin()
+            try:
+                lock = "SELECT pg_try_advisory_xact_lock(hashtext('syndicate-scan'))"
+                if self._postgres and not conn.execute(sa.text(lock)).scalar():
+                    transaction.rollback()
+                    return None
+                postings, sent = self._remembered(conn, set(boards))
+                enqueued = self._write_plan(conn, compute(postings, sent), build, now)
+            except BaseException:
+                transaction.rollback()
+                raise
+            if dry_run:
+                transaction.rollback()
+            else:
+                transaction.commit()
+            return enqueued
+
+    @staticmethod
+    def _remembered(
+        conn: Connection, configured: set[str]
+    ) -> tuple[dict[str, PostingState], dict[tuple[str, str], BoardState]]:
+        """What was observed of each posting, and what each configured board was last owed. A board
+        taken out of boards.toml (or a file briefly missing) is paused, not forgotten: if it comes
+        back it gets what changed meanwhile, not a second backfill."""
+        postings = {
+            r.posting_id: PostingState(r.version, r.content_hash, r.listed, r.source)
+            for r in conn.execute(sa.select(posting_event_state)).all()
+        }
+        sent = {
+            (r.board, r.posting_id): BoardState(r.version, r.listed)
+            for r in conn.execute(sa.select(board_posting)).all()
+            if r.board in configured
+        }
         return postings, sent
 
-    def scan(self, compute: Computer, build: Builder, now: datetime, boards: Iterable[str]) -> Plan | None:
-        """Run one scan in one transaction; None when another worker is scanning (PostgreSQL)."""
-        with self._writer.begin() as conn:
-            if (
-                self._postgres
-                and not conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(hashtext('syndicate-scan'))")).scalar()
-            ):
-                return None
-            configured = set(boards)
-            postings = {
-                r.posting_id: PostingState(r.version, r.content_hash, r.listed, r.source)
-                for r in conn.execute(sa.select(posting_event_state)).all()
-            }
-            sent_rows = conn.execute(sa.select(board_posting)).all()
-            # a board taken out of boards.toml (or a boards file briefly missing) is paused, not
-            # forgotten: if it comes back it gets what changed meanwhile, not a second backfill
-            sent = {
-                (r.board, r.posting_id): BoardState(r.version, r.listed) for r in sent_rows if r.board in configured
-            }
-            result = compute(postings, sent)
-            self._write_plan(conn, result, build, now)
-            return result
-
-    def _write_plan(self, conn: Connection, plan: Plan, build: Builder, now: datetime) -> None:
+    def _write_plan(self, conn: Connection, plan: Plan, build: Builder, now: datetime) -> list[NewDelivery]:
         insert = _insert(self.engine)
         if plan.postings:
             statement = insert(posting_event_state)
@@ -259,8 +262,8 @@ class Outbox:
                 ],
             )
         if not plan.events:
-            return
-        events = self._coalesce(conn, plan.events, now)
+            return []
+        enqueued = build(self._coalesce(conn, plan.events, now))
         rows = [
             {
                 "webhook_id": item.webhook_id,
@@ -275,10 +278,11 @@ class Outbox:
                 "created_at": _utc(now),
                 "updated_at": _utc(now),
             }
-            for item in build(events)
+            for item in enqueued
         ]
         if rows:
             conn.execute(delivery.insert(), rows)
+        return enqueued
 
     def _coalesce(self, conn: Connection, events: list[Event], now: datetime) -> list[Event]:
         """Replace pending deliveries by the new events; return the events to insert.
@@ -338,13 +342,14 @@ class Outbox:
         Per (board, posting) only the oldest open delivery is due, and none while another is
         in flight (a replayed old one included). Disabled and unconfigured boards get nothing.
         """
-        boards = sorted(set(boards) - self.disabled_boards())
+        boards = sorted(set(boards))
         if room is not None:
             boards = [b for b in boards if room.get(b, 0) > 0]
         if not boards or limit <= 0:
             return []
         now = _utc(now)
         other = delivery.alias("other")
+        disabled = sa.select(board_health.c.board).where(board_health.c.disabled)
         due = sa.or_(
             sa.and_(delivery.c.state == PENDING, delivery.c.next_attempt_at <= now),
             sa.and_(delivery.c.state == DELIVERING, delivery.c.lease_until < now),  # a dead worker's lease
@@ -360,7 +365,7 @@ class Outbox:
         )
         query = (
             sa.select(delivery.c.seq, delivery.c.board)
-            .where(due, ~blocked, delivery.c.board.in_(boards))
+            .where(due, ~blocked, delivery.c.board.in_(boards), delivery.c.board.not_in(disabled))
             .order_by(delivery.c.next_attempt_at, delivery.c.seq)
             .limit(limit if room is None else min(limit * len(boards), 4 * limit))
         )

@@ -114,16 +114,17 @@ class Worker:
 
         return build
 
-    def scan(self) -> list[changes.Event] | None:
-        """Compare the postings with what each board was sent; enqueue what is owed, atomically.
+    def scan(self, *, dry_run: bool = False) -> list[NewDelivery] | None:
+        """Compare the postings with what each board was sent; enqueue what is owed, atomically,
+        and return it (None: another worker is scanning). ``dry_run``: the same, rolled back.
 
         One scan at a time in a process (the watch, the schedule and the expiry job all scan):
         a scan of an older snapshot must never commit after a newer one.
         """
         with self._scan_lock:
-            return self._scan()
+            return self._scan(dry_run)
 
-    def _scan(self) -> list[changes.Event] | None:
+    def _scan(self, dry_run: bool) -> list[NewDelivery] | None:
         self.loader.maybe_refresh(0)
         snapshot = self.loader.snapshot
         boards = tuple(self.boards().values())
@@ -132,13 +133,13 @@ class Worker:
         def compute(postings: dict, sent: dict) -> changes.Plan:
             return changes.plan(snapshot, now, boards, postings, sent)
 
-        result = self.outbox.scan(compute, self.build(now), now, [b.name for b in boards])
+        enqueued = self.outbox.scan(compute, self.build(now), now, [b.name for b in boards], dry_run=dry_run)
+        if dry_run:
+            return enqueued
         self._scanned = (snapshot.generation, self._epoch(snapshot, now), boards)
-        if result is None:
-            return None
-        for e in result.events:
-            log.info("enqueued %s v%d of %s for board %s", e.type, e.version, e.posting_id, e.board)
-        return result.events
+        for d in enqueued or ():
+            log.info("enqueued %s v%d of %s for board %s", d.event_type, d.version, d.posting_id, d.board)
+        return enqueued
 
     def needs_scan(self) -> bool:
         """The cheap check: did the files, the boards or the expiry epoch change since the last scan?"""
@@ -147,18 +148,18 @@ class Worker:
         boards = tuple(self.boards().values())
         return self._scanned != (snapshot.generation, self._epoch(snapshot, self.clock()), boards)
 
-    def _epoch(self, snapshot: Snapshot, now: datetime) -> int:
-        """How many expiries have passed: a change of it is a change of what is listed."""
+    def _catalog_of(self, snapshot: Snapshot, now: datetime) -> Catalog:
         if self._catalog is None or self._catalog.snapshot is not snapshot:
             self._catalog = Catalog(snapshot, now)
-        return self._catalog.epoch(now)
+        return self._catalog
+
+    def _epoch(self, snapshot: Snapshot, now: datetime) -> int:
+        """How many expiries have passed: a change of it is a change of what is listed."""
+        return self._catalog_of(snapshot, now).epoch(now)
 
     def next_expiry(self) -> datetime | None:
-        snapshot = self.loader.snapshot
-        now = self.clock()
-        return min(
-            (p.valid_through for p in snapshot.postings.values() if p.is_open_at(now) and p.valid_through), default=None
-        )
+        snapshot, now = self.loader.snapshot, self.clock()
+        return self._catalog_of(snapshot, now).next_expiry(self._epoch(snapshot, now))
 
     # --- delivery -----------------------------------------------------------------------------
 
@@ -270,8 +271,8 @@ class Worker:
 
     def cycle(self) -> CycleReport:
         """One scan, then delivery of everything due: what ``syndicate push`` and the tests run."""
-        events = self.scan()
-        report = CycleReport(events=len(events or ()))
+        enqueued = self.scan()
+        report = CycleReport(events=len(enqueued or ()))
         return self.deliver(report)
 
     def stop(self) -> None:
