@@ -28,16 +28,8 @@ MAX_PAGE = 100_000
 
 # remote=1 asks for jobs that can be done remotely (allowed or fully remote);
 # remote=only for fully remote ones; remote=0 for jobs on site only.
-REMOTE_VALUES = {
-    "1": (Remote.ALLOWED, Remote.ONLY),
-    "true": (Remote.ALLOWED, Remote.ONLY),
-    "yes": (Remote.ALLOWED, Remote.ONLY),
-    "only": (Remote.ONLY,),
-    "0": (Remote.NO,),
-    "false": (Remote.NO,),
-    "no": (Remote.NO,),
-}
-REMOTE_CANONICAL = {"1": "1", "true": "1", "yes": "1", "only": "only", "0": "0", "false": "0", "no": "0"}
+REMOTE_MATCHES = {"1": (Remote.ALLOWED, Remote.ONLY), "only": (Remote.ONLY,), "0": (Remote.NO,)}
+REMOTE_CANONICAL = {"true": "1", "yes": "1", "false": "0", "no": "0"} | {v: v for v in REMOTE_MATCHES}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -83,7 +75,7 @@ class Filter:
             return False
         if self.types and not any(t in posting.employment_types for t in self.types):
             return False
-        if self.remote is not None and posting.remote not in REMOTE_VALUES[self.remote]:
+        if self.remote is not None and posting.remote not in REMOTE_MATCHES[self.remote]:
             return False
         if self.company is not None and fold(posting.company.name) != self.company:
             return False
