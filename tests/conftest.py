@@ -152,3 +152,15 @@ def make_app(tmp_path: Path, database_url: str, web_clock: Clock) -> Iterator[Ca
 def client(make_app: Callable[..., Any]) -> Any:
     """A test client of the shipped postings."""
     return make_app().test_client()
+
+
+@pytest.fixture
+def sink() -> Iterator[Any]:
+    """A webhook receiver on a loopback port that verifies every request (``bench.sink``)."""
+    from bench.sink import Sink
+
+    server = Sink().start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    assert not server.rejected, f"requests that failed verification: {server.rejected}"

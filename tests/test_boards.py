@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,14 +76,6 @@ def test_not_toml_at_all() -> None:
 
 
 # --- the CLI, as a real `flask --app app syndicate ...` process ----------------------------------
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    server = Sink().start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

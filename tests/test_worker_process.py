@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,6 @@ from conftest import REPO_ROOT, posting_text, write
 from bench.sink import DEMO_SECRET, Sink
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    server = Sink().start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    assert not server.rejected, server.rejected
 
 
 def start_worker(tmp_path: Path, postings: Path, database_url: str, sink: Sink) -> subprocess.Popen:
