@@ -172,16 +172,13 @@ def _feed_route(fmt: str) -> Callable[[], ResponseReturnValue]:
             flt, page = _filter_and_page()
         except FilterError as exc:
             return _error(400, str(exc), "text")
+        site = _state().site
         if fmt == "indeed":
             if page != 1:
                 return _error(400, "the Indeed feed is not paged: it always holds every open posting", "text")
-            state = _state()
-            return _cached(
-                fmt, flt.query(), lambda c, e, links: outputs.indeed_feed(c, e, flt, links, state.site), "text"
-            )
-        state = _state()
+            return _cached(fmt, flt.query(), lambda c, e, links: outputs.indeed_feed(c, e, flt, links, site), "text")
         return _cached(
-            fmt, flt.query(page), lambda c, e, links: outputs.feed(fmt, c, e, flt, page, links, state.site), "text"
+            fmt, flt.query(page), lambda c, e, links: outputs.feed(fmt, c, e, flt, page, links, site), "text"
         )
 
     view.__name__ = f"feed_{fmt}"
@@ -232,19 +229,19 @@ def _one(
         return _error(404, f"there is no posting {posting_id!r}", error_kind)
     epoch = catalog.epoch(now)
     links = _links(state)
-    listed = catalog.is_listed(posting, epoch)
-    if not listed:
-        if error_kind != "html":
-            reason = "closed" if posting.status is Status.CLOSED else "expired"
-            response = _error(410, f"posting {posting_id!r} is {reason}", error_kind)
-            response.headers["Cache-Control"] = f"public, max-age={state.max_age}"
-            return response
-        render = lambda p, lk: outputs.gone_page(p, lk, state.site)  # noqa: E731
-        kind = "gone"
     digest = catalog.snapshot.digests.get(posting.id)
-    rendered = state.cache.get_or_render((kind, links.base, posting.id, digest), lambda: render(posting, links))
-    max_age = _max_age(state, catalog, epoch, now) if listed else state.max_age
-    return respond(rendered, max_age)
+    if catalog.is_listed(posting, epoch):
+        rendered = state.cache.get_or_render((kind, links.base, posting.id, digest), lambda: render(posting, links))
+        return respond(rendered, _max_age(state, catalog, epoch, now))
+    if error_kind != "html":
+        reason = "closed" if posting.status is Status.CLOSED else "expired"
+        response = _error(410, f"posting {posting_id!r} is {reason}", error_kind)
+        response.headers["Cache-Control"] = f"public, max-age={state.max_age}"
+        return response
+    gone = state.cache.get_or_render(
+        ("gone", links.base, posting.id, digest), lambda: outputs.gone_page(posting, links, state.site)
+    )
+    return respond(gone, state.max_age)
 
 
 @bp.get("/jobs/<posting_id>")
