@@ -56,8 +56,9 @@ def child(folder: Path, database: Path, runs: int) -> dict[str, dict[str, float]
 
     from syndicate import outputs
     from syndicate.catalog import Catalog
+    from syndicate.clock import system_clock as utcnow
     from syndicate.filters import NO_FILTER
-    from syndicate.loader import PostingLoader, utcnow
+    from syndicate.loader import PostingLoader
     from syndicate.outputs import Site
     from syndicate.store import Store
     from syndicate.urls import Links

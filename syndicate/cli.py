@@ -14,7 +14,6 @@ from .boards import BoardsError, load_boards
 from .delivery import send
 from .files import read_folder
 from .lint import counts, lint
-from .loader import utcnow
 from .outbox import STATES, Delivery, Outbox
 from .webhook import new_webhook_id, ping_body
 from .worker import Worker, run_worker
@@ -41,7 +40,7 @@ def lint_command(folder: Path | None, fmt: str, strict: bool) -> None:
     if not root.is_dir():
         raise click.BadParameter(f"{root} is not a folder", param_hint="FOLDER")
     results = read_folder(root, settings.tzinfo, settings.max_posting_bytes)
-    problems = lint(results, utcnow())
+    problems = lint(results, current_app.extensions["syndicate"].clock())
     errors, warnings = counts(problems)
     if fmt == "json":
         click.echo(json.dumps([p.as_dict() for p in problems], indent=2, ensure_ascii=False))
@@ -66,7 +65,7 @@ def _worker() -> Worker:
         load_boards(svc.settings.boards_path)  # at start, a bad boards file is an error, not a warning
     except BoardsError as exc:
         raise click.ClickException(str(exc)) from None
-    return Worker(svc.settings, svc.store, svc.loader)
+    return Worker(svc.settings, svc.store, svc.loader, clock=svc.clock)
 
 
 @cli.command("worker")
@@ -161,7 +160,9 @@ def redeliver_command(webhook_id: str | None, failed: bool, board: str | None, s
         raise click.UsageError("give a WEBHOOK_ID or --failed")
     outbox = Outbox(current_app.extensions["syndicate"].store)
     since_utc = since.replace(tzinfo=UTC) if since else None
-    queued = outbox.redeliver(utcnow(), webhook_id=webhook_id, board=board, since=since_utc)
+    queued = outbox.redeliver(
+        current_app.extensions["syndicate"].clock(), webhook_id=webhook_id, board=board, since=since_utc
+    )
     if webhook_id and not queued:
         raise click.ClickException(f"no delivery {webhook_id} (or it is being sent right now)")
     click.echo(f"{len(queued)} delivery(ies) queued again; the worker sends them at once")

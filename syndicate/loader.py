@@ -13,14 +13,15 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from types import MappingProxyType
 
 from . import files
+from .clock import Clock, system_clock
 from .files import UNKNOWN, Stamp, distrust_racy, read_bytes, scan
 from .model import Posting
 from .parallel import parse_many
@@ -42,10 +43,6 @@ log = logging.getLogger(__name__)
 
 # Bump when parsing or rendering changes, so cached results of older code are not used.
 PARSER_VERSION = "2"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @contextmanager
@@ -82,7 +79,7 @@ class PostingLoader:
         store: Store,
         tz: tzinfo,
         max_bytes: int,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = system_clock,
     ) -> None:
         self.root = Path(root)
         self.store = store

@@ -23,7 +23,6 @@ from .catalog import Catalog
 from .factory import Services, services
 from .filters import NO_FILTER, Filter, FilterError, parse_filter, parse_page
 from .httpcache import RenderCache, Rendered, accepts_gzip, not_modified
-from .loader import utcnow
 from .metrics import RenderCacheCollector
 from .model import Posting, Status
 from .outputs import PageNotFound, Site
@@ -131,7 +130,7 @@ def _error(status: int, message: str, kind: str) -> Response:
     else:
         state = _state()
         title = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}.get(status, "Error")
-        page = outputs.error_page(status, title, message, _links(state), state.site, utcnow())
+        page = outputs.error_page(status, title, message, _links(state), state.site, state.svc.clock())
         response = Response(page.body, content_type=page.content_type)
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
@@ -143,7 +142,7 @@ def _cached(
 ) -> ResponseReturnValue:
     """Look up (or render) one list output for the current snapshot and moment."""
     state = _state()
-    now = utcnow()
+    now = state.svc.clock()
     catalog = state.catalog()
     epoch = catalog.epoch(now)
     links = _links(state)
@@ -222,7 +221,7 @@ def _one(
 ) -> ResponseReturnValue:
     """A posting's own output: 404 for unknown ids and drafts, 410 once closed or expired."""
     state = _state()
-    now = utcnow()
+    now = state.svc.clock()
     catalog = state.catalog()
     posting = catalog.snapshot.get(posting_id)
     if posting is None or posting.status is Status.DRAFT:
@@ -293,7 +292,7 @@ def healthz() -> ResponseReturnValue:
         "postings": {
             "version": snapshot.version,
             "loaded": len(snapshot.postings),
-            "open": len(snapshot.open_postings(utcnow())),
+            "open": len(snapshot.open_postings(svc.clock())),
             "rejected_files": len(svc.loader.rejected_files()),
             "loaded_at": snapshot.loaded_at.isoformat(),
         },

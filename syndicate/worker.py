@@ -31,9 +31,10 @@ import requests
 from . import changes
 from .boards import Board, BoardsFile
 from .catalog import Catalog
+from .clock import Clock, system_clock
 from .delivery import Answer, Policy, decide, send
 from .jsonld import job_posting
-from .loader import PostingLoader, utcnow
+from .loader import PostingLoader
 from .outbox import Attempt, Delivery, NewDelivery, Outbox, Outcome
 from .settings import Settings
 from .snapshot import Snapshot
@@ -63,7 +64,7 @@ class Worker:
         settings: Settings,
         store: Store,
         loader: PostingLoader,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = system_clock,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
@@ -172,7 +173,7 @@ class Worker:
             item.webhook_id,
             item.body,
             self.policy,
-            utcnow,  # the signature carries the real time of the attempt, whatever clock schedules it
+            system_clock,  # the signature carries the real time of the attempt: receivers check it
         )
         now = self.clock()
         decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)
@@ -402,7 +403,7 @@ def run_worker(worker: Worker) -> None:
         events = worker.scan()
         schedule_expiry()
         if events:
-            scheduler.modify_job("deliver", next_run_time=utcnow())  # deliver now, not at the next tick
+            scheduler.modify_job("deliver", next_run_time=system_clock())  # deliver now, not at the next tick
 
     def watch() -> None:
         if not worker.stopping.is_set() and worker.needs_scan():
@@ -413,8 +414,8 @@ def run_worker(worker: Worker) -> None:
             worker.deliver()
 
     scheduler.add_job(watch, "interval", seconds=settings.watch_interval, id="watch")
-    scheduler.add_job(scan, "interval", seconds=settings.scan_interval, id="scan", next_run_time=utcnow())
-    scheduler.add_job(deliver, "interval", seconds=1, id="deliver", next_run_time=utcnow())
+    scheduler.add_job(scan, "interval", seconds=settings.scan_interval, id="scan", next_run_time=system_clock())
+    scheduler.add_job(deliver, "interval", seconds=1, id="deliver", next_run_time=system_clock())
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if worker.stopping.is_set():

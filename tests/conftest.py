@@ -117,11 +117,9 @@ SHIPPED_NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def web_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """The clock the web routes read (expiry, max-age): fixed, moved by the test."""
-    clock = Clock(SHIPPED_NOW)
-    monkeypatch.setattr("syndicate.web.utcnow", clock)
-    return clock
+def web_clock() -> Clock:
+    """The app's one clock (loader dates, expiry, max-age, Last-Modified): fixed, moved by the test."""
+    return Clock(SHIPPED_NOW)
 
 
 @pytest.fixture
@@ -131,7 +129,7 @@ def make_app(tmp_path: Path, database_url: str, web_clock: Clock) -> Iterator[Ca
 
     made: list[Any] = []
 
-    def make(postings: Path = SHIPPED, **overrides: Any) -> Any:
+    def make(postings: Path = SHIPPED, clock: Clock | None = None, **overrides: Any) -> Any:
         settings = {
             "postings_dir": postings,
             "instance_dir": tmp_path / "instance",
@@ -139,7 +137,7 @@ def make_app(tmp_path: Path, database_url: str, web_clock: Clock) -> Iterator[Ca
             "reload_interval": 0.0,
             **overrides,
         }
-        app = create_app(settings)
+        app = create_app(settings, clock=clock or web_clock)
         made.append(app)
         return app
 

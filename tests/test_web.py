@@ -411,3 +411,21 @@ def test_pages_show_dates_in_the_zone_the_files_are_written_in(
     assert "1 November 2026" in page and "15 December 2026" in page
     assert "31 October 2026" not in page
     assert "1 November 2026" in client.get("/").text
+
+
+def test_every_part_of_the_app_reads_the_one_clock(make_app: Callable[..., Any], postings_dir: Path) -> None:
+    """Loader dates, Last-Modified, health and expiry all come from the clock handed to create_app,
+    so a test's moment and the app's never disagree, whatever the calendar says when the suite runs."""
+    from datetime import UTC, datetime
+
+    moment = datetime(2031, 5, 4, 3, 2, 1, tzinfo=UTC)
+    clock = Clock(moment)
+    write(postings_dir, "a.md", posting_text("a", valid_through="2031-05-04T03:02:30Z"))
+    client = make_app(postings_dir, clock=clock).test_client()
+    assert json.loads(client.get("/api/postings/a").data)["date_posted"] == "2031-05-04T03:02:01Z"
+    assert parsedate_to_datetime(client.get("/feed.atom").headers["Last-Modified"]) == moment
+    assert client.get("/healthz").get_json()["postings"]["loaded_at"] == moment.isoformat()
+    clock.advance(seconds=29)
+    assert client.get("/jobs/a").status_code == 200
+    clock.advance(seconds=1, microseconds=1)
+    assert client.get("/jobs/a").status_code == 410, "expiry is decided by the same clock"
