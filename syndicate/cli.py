@@ -39,7 +39,7 @@ def lint_command(folder: Path | None, fmt: str, strict: bool) -> None:
     root = folder or settings.postings_dir
     if not root.is_dir():
         raise click.BadParameter(f"{root} is not a folder", param_hint="FOLDER")
-    results = read_folder(root, settings.tzinfo, settings.max_posting_bytes)
+    results = read_folder(root, settings.tzinfo, settings.max_posting_bytes, settings.limits)
     problems = lint(results, current_app.extensions["syndicate"].clock())
     errors, warnings = counts(problems)
     if fmt == "json":

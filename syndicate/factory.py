@@ -36,7 +36,9 @@ def build_services(settings: Settings, clock: Clock = system_clock) -> Services:
     every part of the process reads."""
     store = Store(settings.resolved_database_url)
     store.migrate()
-    loader = PostingLoader(settings.postings_dir, store, settings.tzinfo, settings.max_posting_bytes, clock=clock)
+    loader = PostingLoader(
+        settings.postings_dir, store, settings.tzinfo, settings.max_posting_bytes, clock=clock, limits=settings.limits
+    )
     loader.refresh()
     registry = build_registry(loader, clock)
     registry.register(DeliveryCollector(Outbox(store)))

@@ -11,6 +11,7 @@ import stat
 from datetime import tzinfo
 from pathlib import Path
 
+from .limits import DEFAULT_LIMITS, Limits
 from .reader import ReadResult, read_posting, rejected_file
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def read_bytes(root: Path, source: str, max_bytes: int) -> bytes | ReadResult | 
         os.close(fd)
 
 
-def read_folder(root: Path, tz: tzinfo, max_bytes: int) -> dict[str, ReadResult]:
+def read_folder(root: Path, tz: tzinfo, max_bytes: int, limits: Limits = DEFAULT_LIMITS) -> dict[str, ReadResult]:
     """Read every posting file below ``root`` without the store (what lint uses)."""
     results: dict[str, ReadResult] = {}
     unusable: list[str] = []
@@ -125,7 +126,7 @@ def read_folder(root: Path, tz: tzinfo, max_bytes: int) -> dict[str, ReadResult]
     for source in sorted(stamps):
         raw = read_bytes(root, source, max_bytes)
         if raw is not None:
-            results[source] = raw if isinstance(raw, ReadResult) else read_posting(raw, source, tz)
+            results[source] = raw if isinstance(raw, ReadResult) else read_posting(raw, source, tz, limits)
     return results
 
 

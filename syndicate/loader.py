@@ -23,6 +23,7 @@ from types import MappingProxyType
 from . import files
 from .clock import Clock, system_clock
 from .files import UNKNOWN, Stamp, distrust_racy, read_bytes, scan
+from .limits import DEFAULT_LIMITS, Limits
 from .model import Posting
 from .parallel import parse_many
 from .reader import ERROR, ReadResult, result_from_json
@@ -42,7 +43,7 @@ from .store import CacheEntry, Seen, Store
 log = logging.getLogger(__name__)
 
 # Bump when parsing or rendering changes, so cached results of older code are not used.
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 
 
 @contextmanager
@@ -64,8 +65,8 @@ def _gc_paused(freeze: bool) -> Iterator[None]:
 INCREMENTAL_UP_TO = 256  # changed files; beyond this a reload rebuilds the whole snapshot
 
 
-def cache_key(source: str, raw: bytes, tz: tzinfo) -> str:
-    digest = hashlib.sha256(f"{PARSER_VERSION}\0{tz}\0{source}\0".encode())
+def cache_key(source: str, raw: bytes, tz: tzinfo, limits: Limits = DEFAULT_LIMITS) -> str:
+    digest = hashlib.sha256(f"{PARSER_VERSION}\0{tz}\0{limits.cache_text()}\0{source}\0".encode())
     digest.update(raw)
     return digest.hexdigest()
 
@@ -80,13 +81,15 @@ class PostingLoader:
         tz: tzinfo,
         max_bytes: int,
         clock: Clock = system_clock,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.root = Path(root)
         self.store = store
         self.tz = tz
         self.max_bytes = max_bytes
         self.clock = clock
-        self._stamp_prefix = f"{PARSER_VERSION}:{tz}:"
+        self.limits = limits
+        self._stamp_prefix = f"{PARSER_VERSION}:{tz}:{limits.cache_text()}:"
         self._snapshot = EMPTY
         self._stamps: dict[str, Stamp] = {}  # what the last scan saw; guarded by _lock
         self._unsure: frozenset[str] = frozenset()  # files whose stamp was too recent to trust
@@ -187,10 +190,10 @@ class PostingLoader:
             if isinstance(raw, ReadResult):
                 results[source] = raw
             elif raw is not None:
-                raw_by_key[cache_key(source, raw, self.tz)] = (source, raw)
+                raw_by_key[cache_key(source, raw, self.tz, self.limits)] = (source, raw)
         by_key = self.store.cached_by_key(raw_by_key) if raw_by_key else {}
         misses = [(key, source, raw) for key, (source, raw) in raw_by_key.items() if key not in by_key]
-        parsed = parse_many([(source, raw) for _, source, raw in misses], self.tz)
+        parsed = parse_many([(source, raw) for _, source, raw in misses], self.tz, self.limits)
         for (key, source, _), (result, text, html) in zip(misses, parsed, strict=True):
             results[source] = result
             keep.append(CacheEntry(key, source, stamp[source], text, html))

@@ -12,6 +12,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import tzinfo
 
+from .limits import DEFAULT_LIMITS, Limits
 from .reader import ReadResult, read_posting, result_from_json, result_to_json
 
 PARALLEL_FROM = 500  # below this many files a pool costs more than it saves
@@ -21,24 +22,26 @@ CHUNK = 100
 Parsed = tuple[ReadResult, str, str | None]  # the result, and its cache form: JSON text and HTML
 
 
-def _parse_chunk(chunk: list[tuple[str, bytes]], tz: tzinfo) -> list[Parsed]:
+def _parse_chunk(chunk: list[tuple[str, bytes]], tz: tzinfo, limits: Limits) -> list[Parsed]:
     parsed = []
     for source, raw in chunk:
-        result = read_posting(raw, source, tz)
+        result = read_posting(raw, source, tz, limits)
         parsed.append((result, *result_to_json(result)))
     return parsed
 
 
-def _parse_chunk_remote(chunk: list[tuple[str, bytes]], tz: tzinfo) -> list[tuple[str, str, str | None]]:
+def _parse_chunk_remote(
+    chunk: list[tuple[str, bytes]], tz: tzinfo, limits: Limits
+) -> list[tuple[str, str, str | None]]:
     # plain strings cross the process boundary far cheaper than pickled postings
-    return [(result.source, text, html) for result, text, html in _parse_chunk(chunk, tz)]
+    return [(result.source, text, html) for result, text, html in _parse_chunk(chunk, tz, limits)]
 
 
 def _rebuild(remote: list[tuple[str, str, str | None]]) -> list[Parsed]:
     return [(result_from_json(source, text, html), text, html) for source, text, html in remote]
 
 
-def parse_many(items: list[tuple[str, bytes]], tz: tzinfo) -> list[Parsed]:
+def parse_many(items: list[tuple[str, bytes]], tz: tzinfo, limits: Limits = DEFAULT_LIMITS) -> list[Parsed]:
     """``read_posting`` over ``(source, bytes)`` pairs, results in order; on every core when many.
 
     Pool processes take chunks from the front while this process parses from the
@@ -47,7 +50,7 @@ def parse_many(items: list[tuple[str, bytes]], tz: tzinfo) -> list[Parsed]:
     """
     workers = (os.cpu_count() or 1) - 1
     if len(items) < PARALLEL_FROM or workers < 1:
-        return _parse_chunk(items, tz)
+        return _parse_chunk(items, tz, limits)
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
     done: list[list[Parsed] | None] = [None] * len(chunks)
     front, back = 0, len(chunks) - 1
@@ -59,7 +62,7 @@ def parse_many(items: list[tuple[str, bytes]], tz: tzinfo) -> list[Parsed]:
             nonlocal front, broken
             while not broken and front <= back and len(pending) < 2 * workers:
                 try:
-                    pending[pool.submit(_parse_chunk_remote, chunks[front], tz)] = front
+                    pending[pool.submit(_parse_chunk_remote, chunks[front], tz, limits)] = front
                 except (BrokenProcessPool, OSError):  # no process could be started: parse here
                     broken = True
                     return
@@ -73,11 +76,11 @@ def parse_many(items: list[tuple[str, bytes]], tz: tzinfo) -> list[Parsed]:
                     done[index] = _rebuild(future.result())
                 except Exception:  # e.g. the child cannot import the main script: parse here
                     broken = True
-                    done[index] = _parse_chunk(chunks[index], tz)
+                    done[index] = _parse_chunk(chunks[index], tz, limits)
 
         feed()
         while front <= back:  # this process parses from the back until the two ends meet
-            done[back] = _parse_chunk(chunks[back], tz)
+            done[back] = _parse_chunk(chunks[back], tz, limits)
             back -= 1
             collect([f for f in pending if f.done()])
             feed()

@@ -17,6 +17,7 @@ from typing import Any
 
 from frontmatter.default_handlers import YAMLHandler
 
+from .limits import DEFAULT_LIMITS, Limits, over
 from .model import (
     HTML_SLOT,
     Address,
@@ -28,7 +29,7 @@ from .model import (
     posting_to_record,
 )
 from .schema import KEY_ALIASES, KNOWN_KEYS, FieldProblem, validate_front_matter
-from .text import render_markdown, repair_mojibake
+from .text import MarkdownRefused, describe_controls, render_markdown, repair_mojibake, strip_controls
 from .yamltext import FrontMatterError, load_front_matter
 
 log = logging.getLogger(__name__)
@@ -96,13 +97,17 @@ def _decode(raw: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _split(text: str) -> tuple[dict[str, Any], str]:
+def _split(text: str, limits: Limits) -> tuple[dict[str, Any], str]:
     if not _YAML.detect(text):
         raise _Rejected("front matter", "no front matter: the file must start with a '---' line")
     try:
         front, body = _YAML.split(text)
     except ValueError:
         raise _Rejected("front matter", "front matter is not closed by a '---' line") from None
+    size = len(front.encode("utf-8"))
+    if size > limits.front_matter_bytes:
+        reason = over("bytes", size, limits.front_matter_bytes, "SYNDICATE_MAX_FRONT_MATTER_BYTES")
+        raise _Rejected("front matter", f"{reason}; the description goes below the closing '---'")
     try:
         # the front matter text starts right after the opening "---": its line 0 is file line 1
         data = load_front_matter(front, first_line=1)
@@ -113,6 +118,53 @@ def _split(text: str) -> tuple[dict[str, Any], str]:
     if not isinstance(data, dict):
         raise _Rejected("front matter", f"must be a mapping of keys, got {type(data).__name__}")
     return {str(k): v for k, v in data.items()}, body
+
+
+def _count_keys(data: dict[str, Any]) -> int:
+    """Keys of ``data`` and of every mapping inside it (iteratively: depth costs no stack)."""
+    count, todo = 0, [data]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            count += len(value)
+            todo.extend(v for v in value.values() if isinstance(v, dict | list))
+        else:
+            todo.extend(v for v in value if isinstance(v, dict | list))
+    return count
+
+
+def _check_counts(data: dict[str, Any], limits: Limits) -> None:
+    """The bounds on what the schema validates, checked before it runs (its cost grows with them)."""
+    keys = _count_keys(data)
+    if keys > limits.keys:
+        raise _Rejected("front matter", over("keys", keys, limits.keys, "SYNDICATE_MAX_KEYS"))
+    tags = data.get("tags")
+    count = len(tags.split(",")) if isinstance(tags, str) else len(tags) if isinstance(tags, list) else 0
+    if count > limits.tags:
+        raise _Rejected("tags", over("tags", count, limits.tags, "SYNDICATE_MAX_TAGS"))
+    for key in ("location", "applicant_locations"):
+        value = data.get(key)
+        if isinstance(value, list) and len(value) > limits.locations:
+            raise _Rejected(key, over("locations", len(value), limits.locations, "SYNDICATE_MAX_LOCATIONS"))
+
+
+def _without_controls(value: Any, field: str, removed: dict[str, str]) -> Any:
+    """``value`` with control characters taken out of every string (keys too); ``removed`` gets
+    which, per field."""
+    if isinstance(value, str):
+        clean, found = strip_controls(value)
+        if found:
+            removed[field] = removed.get(field, "") + found
+        return clean
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            name = _without_controls(key, f"{field}.{key}" if field else key, removed) if isinstance(key, str) else key
+            out[name] = _without_controls(item, f"{field}.{name}" if field else str(name), removed)
+        return out
+    if isinstance(value, list):
+        return [_without_controls(v, f"{field}[{i}]", removed) for i, v in enumerate(value)]
+    return value
 
 
 def _json_safe(value: Any) -> Any:
@@ -151,16 +203,22 @@ def _content_hash(clean: dict[str, Any], body: str) -> str:
     return digest.hexdigest()
 
 
-def read_posting(raw: bytes, source: str, tz: tzinfo) -> ReadResult:
-    """Parse, repair, validate and render one posting file.
+def read_posting(raw: bytes, source: str, tz: tzinfo, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+    """Parse, repair, validate and render one posting file, in time linear in its size.
 
     ``source`` is the path relative to the postings folder (POSIX form); its
-    stem is the default id.
+    stem is the default id. A file over one of ``limits`` is left out, naming it.
     """
     warnings: list[tuple[str, str]] = []
     posting_id: str | None = None
     try:
-        data, body = _split(_decode(raw))
+        data, body = _split(_decode(raw), limits)
+        _check_counts(data, limits)
+        removed: dict[str, str] = {}
+        data = _without_controls(data, "", removed)
+        body = _without_controls(body, "description", removed)
+        for field, chars in removed.items():
+            warnings.append((field, f"control characters removed ({describe_controls(chars)})"))
         for alias, key in KEY_ALIASES.items():
             if alias in data:
                 if key in data:
@@ -189,12 +247,16 @@ def read_posting(raw: bytes, source: str, tz: tzinfo) -> ReadResult:
         if not body.strip():
             warnings.append(("description", "the Markdown body is empty: no description to publish"))
         clean = checked.model_dump(mode="json")
+        try:
+            description_html = render_markdown(body, limits)
+        except MarkdownRefused as exc:
+            raise _Rejected("description", str(exc)) from None
         posting = Posting(
             id=checked.id,
             source=source,
             title=checked.title,
             company=Company(**checked.company.model_dump()),
-            description_html=render_markdown(body),
+            description_html=description_html,
             content_hash=_content_hash({**clean, "extra": _json_safe(extra)}, body),
             locations=tuple(Address(**a.model_dump()) for a in checked.location),
             remote=checked.remote,

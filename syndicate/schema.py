@@ -332,12 +332,11 @@ class FrontMatter(BaseModel):
         if isinstance(value, str):
             value = [t for t in value.split(",") if t.strip()]
         if isinstance(value, list):
-            seen: list[Any] = []
-            for tag in value:
-                tag = tag.strip().lower() if isinstance(tag, str) else tag
-                if tag not in seen:
-                    seen.append(tag)
-            return seen
+            # a dict keeps the first of each in order, in linear time (a list's ``in`` was quadratic);
+            # what cannot be a key (a mapping) stays for the type check to name
+            if not all(isinstance(tag, str | int | float | bool) or tag is None for tag in value):
+                return value
+            return list(dict.fromkeys(tag.strip().lower() if isinstance(tag, str) else tag for tag in value))
         return value
 
     @model_validator(mode="after")

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 
+from .limits import DEFAULT_LIMITS, Limits
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -135,6 +137,50 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "max_front_matter_bytes",
+        "SYNDICATE_MAX_FRONT_MATTER_BYTES",
+        str(DEFAULT_LIMITS.front_matter_bytes),
+        "Largest front matter (the YAML between the `---` lines) accepted, in bytes.",
+        _positive_int,
+    ),
+    Setting(
+        "max_keys",
+        "SYNDICATE_MAX_KEYS",
+        str(DEFAULT_LIMITS.keys),
+        "Most keys a posting's front matter may have, nested mappings included.",
+        _positive_int,
+    ),
+    Setting("max_tags", "SYNDICATE_MAX_TAGS", str(DEFAULT_LIMITS.tags), "Most tags a posting may have.", _positive_int),
+    Setting(
+        "max_locations",
+        "SYNDICATE_MAX_LOCATIONS",
+        str(DEFAULT_LIMITS.locations),
+        "Most entries each of a posting's `location` and `applicant_locations` may have.",
+        _positive_int,
+    ),
+    Setting(
+        "max_markup",
+        "SYNDICATE_MAX_MARKUP",
+        str(DEFAULT_LIMITS.markup),
+        "Most lines plus inline markup characters (`*`, `_`, `~`, `[`, backtick, `<`, `&`) a description may "
+        "have; each can make an element, and rendering costs per element.",
+        _positive_int,
+    ),
+    Setting(
+        "max_nesting",
+        "SYNDICATE_MAX_NESTING",
+        str(DEFAULT_LIMITS.nesting),
+        "Deepest nesting of quotes, lists and emphasis a description may render to.",
+        _positive_int,
+    ),
+    Setting(
+        "max_table_cells",
+        "SYNDICATE_MAX_TABLE_CELLS",
+        str(DEFAULT_LIMITS.table_cells),
+        "Most table cells a description may render to (each row counted at its header's width).",
+        _positive_int,
+    ),
+    Setting(
         "reload_interval",
         "SYNDICATE_RELOAD_INTERVAL",
         "1.0",
@@ -249,6 +295,13 @@ class Settings:
     instance_dir: Path
     timezone: str
     max_posting_bytes: int
+    max_front_matter_bytes: int
+    max_keys: int
+    max_tags: int
+    max_locations: int
+    max_markup: int
+    max_nesting: int
+    max_table_cells: int
     reload_interval: float
     base_url: str | None
     site_name: str
@@ -268,6 +321,18 @@ class Settings:
     @property
     def tzinfo(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            self.max_front_matter_bytes,
+            self.max_keys,
+            self.max_tags,
+            self.max_locations,
+            self.max_markup,
+            self.max_nesting,
+            self.max_table_cells,
+        )
 
     @property
     def resolved_database_url(self) -> str:

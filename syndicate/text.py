@@ -1,6 +1,8 @@
-"""Text handling: mojibake repair, Markdown rendering, HTML sanitising.
+"""Text handling: control characters, mojibake repair, Markdown rendering, HTML sanitising.
 
-Pure functions; no I/O.
+Pure functions; no I/O. Every step is linear in the size of its input: what
+would make one superlinear (deep nesting, padded tables) is measured first, in
+one linear pass, and refused with the reason (``MarkdownRefused``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import ftfy
 import nh3
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options as CmarkOptions
+
+from .limits import DEFAULT_LIMITS, Limits, over
 
 # ftfy, told to undo encoding damage only: its defaults would also straighten
 # curly quotes, fold full-width characters, expand ligatures, normalise to NFC
@@ -43,6 +47,23 @@ _CP1252_CONTINUATION = (
     "\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
 )
 _MAYBE_MOJIBAKE = re.compile(f"[\u00c2-\u00f4][{_CP1252_CONTINUATION}]")
+
+
+# C0 controls but tab and newline (carriage returns are already line ends), and DEL: they
+# have no place in a posting, and ESC or NUL reaching a title, a log or a terminal is an attack.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def strip_controls(text: str) -> tuple[str, str]:
+    """``text`` without control characters, and the ones removed (empty when none)."""
+    found = _CONTROLS.findall(text)
+    if not found:
+        return text, ""
+    return _CONTROLS.sub("", text), "".join(dict.fromkeys(found))
+
+
+def describe_controls(removed: str) -> str:
+    return ", ".join(f"U+{ord(c):04X}" for c in removed)
 
 
 def repair_mojibake(text: str) -> str:
@@ -129,6 +150,96 @@ def _gfm_to_html(markdown: str) -> str:
         lib.cmark_parser_free(parser)
 
 
-def render_markdown(markdown: str) -> str:
-    """GitHub-flavoured Markdown (cmark-gfm, C) to sanitised HTML."""
-    return sanitize_html(_gfm_to_html(markdown))
+class MarkdownRefused(ValueError):
+    """The description would cost more than its size allows; the message names the limit."""
+
+
+def _line_nesting(limit: int) -> re.Pattern[str]:
+    # ``limit + 1`` container markers opening one line (``> > >``, ``- - 1.``): a quote or list nested
+    # that deep, found before cmark builds it. Possessive quantifiers: a failed match never gives
+    # characters back to try again, so the search is linear whatever the line holds.
+    return re.compile(rf"(?m)^(?:[ \t]*+(?:>|[-+*][ \t]|\d{{1,9}}+[.)][ \t])){{{limit + 1}}}")
+
+
+_LINE_NESTING = {DEFAULT_LIMITS.nesting: _line_nesting(DEFAULT_LIMITS.nesting)}
+# A GFM delimiter row: only pipes, dashes, colons and blanks (after any quote markers); possessive,
+# so a long line that is not one costs one pass. The dash and the pipe are checked after.
+_DELIMITER_ROW = re.compile(r"(?m)^[ \t>|:-]*+$")
+_BLANK_LINE = re.compile(r"\n[ \t>]*+(?:\n|\Z)")
+# Opening and closing tags of cmark's output, void elements left out. cmark escapes every "<" of
+# text (and raw HTML is off), so each "<" is a tag.
+_TAG = re.compile(r"<(/?)(?!(?:br|hr|img|input)\b)[a-z]")
+
+
+# What can start an element: a line (a paragraph, a list item, a heading, a quote), an emphasis,
+# strikethrough, link or image bracket, a code span, an autolink or an entity. Rendering and
+# sanitising cost per element, so their count bounds the cost of any description.
+MARKUP = "\n*_~[`<&"
+
+
+def markup_count(markdown: str) -> int:
+    """Lines and inline markup characters of ``markdown`` (one C-speed count per character)."""
+    return sum(markdown.count(c) for c in MARKUP)
+
+
+def _columns(delimiter_row: str) -> int:
+    """Cells of a delimiter row (``| --- | :-: |`` has two)."""
+    row = delimiter_row.lstrip(" \t>").strip()
+    row = row.removeprefix("|").removesuffix("|")
+    return row.count("|") + 1
+
+
+def table_cells(markdown: str) -> int:
+    """How many cells cmark-gfm would make of the tables in ``markdown``: each delimiter row's
+    width times its table's rows (every row is padded to the header's width). An upper bound."""
+    cells = 0
+    position = 0
+    while position <= len(markdown) and (row := _DELIMITER_ROW.search(markdown, position)) is not None:
+        line = row.group()
+        if "|" not in line or "-" not in line:
+            position = row.end() + 1
+            continue  # a blank line, a thematic break or a setext underline: not a table
+        end = _BLANK_LINE.search(markdown, row.end())
+        stop = end.start() if end else len(markdown)
+        rows = 1 + markdown.count("\n", row.end(), stop)  # the header, and every line to the blank one
+        cells += _columns(line) * rows
+        position = max(stop, row.end() + 1)  # rows of this table are not looked at again
+    return cells
+
+
+def html_depth(html: str, stop_above: int) -> int:
+    """The deepest nesting of elements in cmark's ``html`` (stops counting once above ``stop_above``)."""
+    depth = deepest = 0
+    for closing in _TAG.findall(html):
+        if closing:
+            depth -= 1
+        else:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_above:
+                    break
+    return deepest
+
+
+def render_markdown(markdown: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """GitHub-flavoured Markdown (cmark-gfm, C) to sanitised HTML, or ``MarkdownRefused``.
+
+    Linear in the size of ``markdown``: the elements it can make and its tables are bounded before
+    cmark, nesting on one line before cmark and in its output before the sanitiser (whose cost grows
+    with depth).
+    """
+    markup = markup_count(markdown)
+    if markup > limits.markup:
+        raise MarkdownRefused(over("lines and markup characters", markup, limits.markup, "SYNDICATE_MAX_MARKUP"))
+    nesting = _LINE_NESTING.get(limits.nesting) or _line_nesting(limits.nesting)
+    if nesting.search(markdown):
+        raise MarkdownRefused(f"quotes or lists nested more than {limits.nesting} deep (SYNDICATE_MAX_NESTING)")
+    cells = table_cells(markdown) if "|" in markdown else 0
+    if cells > limits.table_cells:
+        raise MarkdownRefused(over("table cells", cells, limits.table_cells, "SYNDICATE_MAX_TABLE_CELLS"))
+    html = _gfm_to_html(markdown)
+    depth = html_depth(html, limits.nesting)
+    if depth > limits.nesting:
+        raise MarkdownRefused(f"elements nested more than {limits.nesting} deep (SYNDICATE_MAX_NESTING)")
+    return sanitize_html(html)

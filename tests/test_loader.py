@@ -155,7 +155,7 @@ def test_reload_rereads_only_changed_files(postings_dir: Path, make_loader, monk
     parsed: list[str] = []
     real = syndicate.parallel.read_posting
 
-    def counting(raw, source, tz):
+    def counting(raw, source, tz, limits):
         parsed.append(source)
         return real(raw, source, tz)
 
