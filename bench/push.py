@@ -92,6 +92,9 @@ def worker_run(postings: Path, boards: Path, concurrency: int) -> tuple[float, i
             },
         )
         svc = build_services(settings)  # loading the postings is not part of the measure
+        svc.store.migrate()
+        svc.database.check()
+        svc.loader.refresh()
         worker = Worker(settings, svc.store, svc.loader)
         started = time.perf_counter()
         report = worker.cycle()

@@ -11,10 +11,13 @@ import click
 from flask import current_app
 
 from .boards import BoardsError, load_boards
+from .database import DATABASE_ERRORS, describe
 from .delivery import send
+from .factory import Services
 from .files import read_folder
 from .lint import counts, lint
 from .outbox import STATES, Delivery, Outbox
+from .redact import redact_url
 from .webhook import new_webhook_id, ping_body
 from .worker import Worker, run_worker
 
@@ -56,22 +59,54 @@ def lint_command(folder: Path | None, fmt: str, strict: bool) -> None:
         sys.exit(1)
 
 
+@cli.command("migrate")
+def migrate_command() -> None:
+    """Bring the database schema to this version (the release step: run it before starting the web).
+
+    Safe when several processes run it at once: they take a lock and the
+    second finds nothing to do. The worker runs it too when it starts.
+    """
+    svc = current_app.extensions["syndicate"]
+    try:
+        svc.store.migrate()
+    except DATABASE_ERRORS as exc:
+        raise click.ClickException(f"the database cannot be migrated: {describe(exc)}") from None
+    click.echo(f"database schema {svc.store.schema()}", err=True)
+
+
 # --- webhook push -------------------------------------------------------------------------
 
 
 def _worker() -> Worker:
+    """The worker of a one-shot command: the database must be usable now (else a clear error)."""
     svc = current_app.extensions["syndicate"]
+    _check_boards(svc)
+    try:
+        svc.store.migrate()
+    except DATABASE_ERRORS as exc:
+        raise click.ClickException(f"the database is not usable: {describe(exc)}") from None
+    svc.database.check()
+    svc.loader.refresh()
+    return Worker(svc.settings, svc.store, svc.loader, clock=svc.clock)
+
+
+def _check_boards(svc: Services) -> None:
     try:
         load_boards(svc.settings.boards_path)  # at start, a bad boards file is an error, not a warning
     except BoardsError as exc:
         raise click.ClickException(str(exc)) from None
-    return Worker(svc.settings, svc.store, svc.loader, clock=svc.clock)
 
 
 @cli.command("worker")
 def worker_command() -> None:
-    """Run the worker: watch the postings, enqueue owed events, deliver them (until SIGTERM)."""
-    run_worker(_worker())
+    """Run the worker: watch the postings, enqueue owed events, deliver them (until SIGTERM).
+
+    Started while the database is away, it waits for it (checking with backoff,
+    logging once per change), migrates it under a lock, then works.
+    """
+    svc = current_app.extensions["syndicate"]
+    _check_boards(svc)
+    run_worker(Worker(svc.settings, svc.store, svc.loader, clock=svc.clock), svc.database)
 
 
 @cli.command("push")
@@ -86,7 +121,6 @@ def push_command(dry_run: bool) -> None:
             click.echo(item.body.decode())
         pending = len(worker.outbox.deliveries(state="pending"))
         click.echo(f"{len(would)} event(s) would be enqueued; {pending} pending; nothing sent", err=True)
-        worker.pool.shutdown()
         return
     try:
         report = worker.cycle()
@@ -184,7 +218,7 @@ def boards_group(ctx: click.Context) -> None:
         status = f"DISABLED ({h.disabled_reason})" if h and h.disabled else "enabled"
         success = h.last_success_at.isoformat() if h and h.last_success_at else "never"
         click.echo(
-            f"{name}  {board.url}  {status}  last success: {success}  consecutive failures: "
+            f"{name}  {redact_url(board.url)}  {status}  last success: {success}  consecutive failures: "
             f"{h.consecutive_failures if h else 0}  pending: {pending}  failed: {failed}"
         )
 
@@ -216,7 +250,6 @@ def boards_ping(name: str) -> None:
         worker.policy,
         worker.clock,
     )
-    worker.pool.shutdown()
     outcome = "ok" if answer.error_class is None else answer.error_class
     click.echo(f"{name}: {outcome} {answer.status or ''} in {answer.duration_ms:.0f} ms")
     if answer.error_class:

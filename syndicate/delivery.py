@@ -1,27 +1,45 @@
 """Sending one webhook attempt, and deciding what happens after it.
 
 Only this module touches the HTTP client. One attempt: sign the stored bytes
-with a fresh timestamp, POST them with connect and total timeouts, never follow
-a redirect, read at most a small excerpt of the answer. The outcome is a pure
-function of the answer: 2xx succeeded; 410 disables the board; 429/503 with
-``Retry-After`` wait as asked; anything else retries on the schedule, with
-jitter, until the schedule runs out and the delivery is failed (kept, replayable).
+with a fresh timestamp, POST them with a connect timeout and a hard deadline
+on the whole attempt, never follow a redirect, read at most a small excerpt of
+the answer. The outcome is a pure function of the answer: 2xx succeeded; 410
+disables the board; 429/503 with ``Retry-After`` wait as asked; anything else
+retries on the schedule, with jitter, until the schedule runs out and the
+delivery is failed (kept, replayable).
+
+The deadline (``SYNDICATE_DELIVERY_TIMEOUT``) covers connecting, TLS, the
+headers and the excerpt together: a socket timeout alone restarts with every
+byte, so a board dripping one byte a second would hold an attempt for ever. A
+watchdog thread shuts the attempt's socket down when its time is up, which ends
+any read or write blocked on it at once; the attempt is then a ``timeout``.
+(Name resolution happens before there is a socket: it is bounded by the
+system resolver's own timeout.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
 import random
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError
 
+from .redact import redact_text
 from .webhook import signed_headers
 
 EXCERPT_BYTES = 512
@@ -71,6 +89,135 @@ def classify(exc: BaseException) -> str:
     return "connect"
 
 
+# --- the hard deadline ------------------------------------------------------------------------------
+
+
+class Deadline:
+    """The sockets one attempt uses, shut down together when its time is up."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.expired = False
+        self.done = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self.done:
+                return  # the attempt ended in time; its connection may already serve the next one
+            self.expired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shut(sock)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done = True
+            self._sockets = []
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)  # wakes a recv or send blocked on it, in any thread
+
+
+class _Watchdog:
+    """One thread that expires deadlines in time order (a thread per attempt would cost more than it)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: Deadline) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="delivery-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                at, _, deadline = self._heap[0]
+                delay = at - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+            deadline.expire()
+
+
+_WATCHDOG = _Watchdog()
+_attempt = threading.local()  # the Deadline of the attempt this thread is making
+
+
+def _watch_current(sock: socket.socket | None) -> None:
+    deadline = getattr(_attempt, "deadline", None)
+    if deadline is not None:
+        deadline.watch(sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    """Hands every socket it opens or reuses to the current attempt's deadline."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_current(sock)  # before TLS: a handshake that drips is cut too
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch_current(self.sock)  # a kept-alive connection, reused
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' adapter whose connections obey the attempt's deadline (``send`` sets it)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def new_session() -> requests.Session:
+    """A session for webhook attempts: deadlines enforced, nothing taken from the environment."""
+    session = requests.Session()
+    session.trust_env = False  # no proxy or netrc from the environment for webhook calls
+    adapter = DeadlineAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+# --- one attempt ---------------------------------------------------------------------------------------
+
+
 def send(
     session: requests.Session,
     url: str,
@@ -80,10 +227,13 @@ def send(
     policy: Policy,
     clock: Callable[[], datetime],
 ) -> Answer:
-    """One signed POST of ``body``; never raises for network trouble."""
+    """One signed POST of ``body`` within ``policy.total_timeout`` in all; never raises for network trouble.
+    Error excerpts never carry the URL's credentials or query values."""
     headers = signed_headers(secret, webhook_id, body, clock())  # the real time of this attempt
     started = time.perf_counter()
-    deadline = started + policy.total_timeout
+    deadline = Deadline(time.monotonic() + policy.total_timeout)
+    _attempt.deadline = deadline
+    _WATCHDOG.add(deadline)
     try:
         with session.post(
             url,
@@ -96,8 +246,10 @@ def send(
             excerpt = bytearray()
             for chunk in response.iter_content(EXCERPT_BYTES):
                 excerpt += chunk
-                if len(excerpt) >= EXCERPT_BYTES or time.perf_counter() > deadline:
+                if len(excerpt) >= EXCERPT_BYTES:
                     break  # enough to show an operator; the rest is not read
+            if deadline.expired:
+                raise requests.Timeout("the answer did not finish within the deadline")
             duration = (time.perf_counter() - started) * 1000
             ok = 200 <= response.status_code < 300
             return Answer(
@@ -107,9 +259,16 @@ def send(
                 excerpt[:EXCERPT_BYTES].decode("utf-8", "replace") or None,
                 response.headers.get("Retry-After"),
             )
-    except requests.RequestException as exc:
+    except (requests.RequestException, OSError) as exc:
         duration = (time.perf_counter() - started) * 1000
-        return Answer(None, duration, classify(exc), f"{type(exc).__name__}: {exc}"[:EXCERPT_BYTES])
+        if deadline.expired:
+            reason = f"no complete answer within {policy.total_timeout:g} s (SYNDICATE_DELIVERY_TIMEOUT)"
+            return Answer(None, duration, "timeout", reason)
+        text = redact_text(f"{type(exc).__name__}: {exc}", url)
+        return Answer(None, duration, classify(exc), text[:EXCERPT_BYTES])
+    finally:
+        deadline.finish()
+        _attempt.deadline = None
 
 
 def retry_after_delay(value: str | None, now: datetime) -> timedelta | None:

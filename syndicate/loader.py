@@ -22,11 +22,13 @@ from types import MappingProxyType
 
 from . import files
 from .clock import Clock, system_clock
+from .database import Database
+from .dates import Dates
 from .files import UNKNOWN, Stamp, distrust_racy, read_bytes, scan
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Posting
 from .parallel import parse_many
-from .reader import ERROR, ReadResult, result_from_json
+from .reader import ERROR, Problem, ReadResult, result_from_json
 from .snapshot import (
     EMPTY,
     Snapshot,
@@ -82,9 +84,13 @@ class PostingLoader:
         max_bytes: int,
         clock: Clock = system_clock,
         limits: Limits = DEFAULT_LIMITS,
+        database: Database | None = None,
+        dates: Dates | None = None,
     ) -> None:
         self.root = Path(root)
         self.store = store
+        self.database = database or Database(store)
+        self.dates = dates or Dates(self.database)
         self.tz = tz
         self.max_bytes = max_bytes
         self.clock = clock
@@ -96,6 +102,7 @@ class PostingLoader:
         self._unusable: frozenset[str] = frozenset()  # names that are not UTF-8, already reported
         self._lock = threading.Lock()
         self._last_check = float("-inf")
+        self._parsed_first: set[str] = set()
 
     @property
     def snapshot(self) -> Snapshot:
@@ -160,8 +167,8 @@ class PostingLoader:
         if old is not EMPTY and not news and len(fresh) == len(changed) and not removed and same_content(old, new):
             return old  # touched, or re-read because its stamp was unsure: keep the snapshot (and its caches)
         for source in news:
-            for problem in fresh[source].problems:
-                log.log(logging.WARNING if problem.level == ERROR else logging.INFO, "posting %s", problem)
+            if source in self._parsed_first and fresh[source].problems:
+                report_problems(source, fresh[source].problems)
         self._snapshot = new
         if old is not EMPTY:
             log.info("postings reloaded: %d file(s) changed, version %s", len(changed), new.version)
@@ -175,10 +182,13 @@ class PostingLoader:
     # --- reading files ------------------------------------------------------------
 
     def _read(self, sources: list[str], stamps: Mapping[str, Stamp]) -> dict[str, ReadResult]:
-        """Read results for ``sources``: from the cache when the file is unchanged, else parsed."""
+        """Read results for ``sources``: from the cache when the file is unchanged, else parsed. Files
+        this process parsed first (of every process sharing the cache) are in ``_parsed_first``: their
+        problems are reported here, and only here."""
         results: dict[str, ReadResult] = {}
         keep: list[CacheEntry] = []  # entries to (re)write: new parses, and known bytes under a new stamp
-        by_source = self.store.cached_by_source(sources)
+        cache = self.database.call
+        by_source = cache(lambda: self.store.cached_by_source(sources), {})
         raw_by_key: dict[str, tuple[str, bytes]] = {}
         stamp = {source: self._stamp_text(stamps[source]) for source in sources}
         for source in sources:
@@ -191,7 +201,7 @@ class PostingLoader:
                 results[source] = raw
             elif raw is not None:
                 raw_by_key[cache_key(source, raw, self.tz, self.limits)] = (source, raw)
-        by_key = self.store.cached_by_key(raw_by_key) if raw_by_key else {}
+        by_key = cache(lambda: self.store.cached_by_key(raw_by_key), {}) if raw_by_key else {}
         misses = [(key, source, raw) for key, (source, raw) in raw_by_key.items() if key not in by_key]
         parsed = parse_many([(source, raw) for _, source, raw in misses], self.tz, self.limits)
         for (key, source, _), (result, text, html) in zip(misses, parsed, strict=True):
@@ -201,21 +211,25 @@ class PostingLoader:
             source = raw_by_key[key][0]
             results[source] = result_from_json(source, entry.result, entry.html)
             keep.append(CacheEntry(key, source, stamp[source], entry.result, entry.html))
-        self.store.cache_results(keep, replaced=by_source)
+        first = cache(lambda: self.store.cache_results(keep, replaced=by_source), None)
+        parsed = {source for _, source, _ in misses}
+        # without the cache no process can tell who was first: each reports what it parsed
+        self._parsed_first = parsed if first is None else {s for key, s, _ in misses if key in first}
         return results
 
     # --- building a snapshot ------------------------------------------------------
 
     def _build(self, old: Snapshot, results: dict[str, ReadResult], touched: set[str]) -> Snapshot:
         incremental = old is not EMPTY and len(touched) <= INCREMENTAL_UP_TO
+        served = self._served
         if incremental:
-            winners, duplicates, affected = resolve_changes(results, old, touched, self.store.served)
+            winners, duplicates, affected = resolve_changes(results, old, touched, served)
             digests = dict(old.digests)
             kept = [p for p in old.problems[: parse_problem_count(old)] if p.file not in touched]
             fresh = [p for source in touched if source in results for p in results[source].problems]
             parse_problems = sorted(kept + fresh, key=lambda p: p.file)  # stable: a file's own order stays
         else:
-            winners, duplicates = resolve_duplicates(results, old, self.store.served)
+            winners, duplicates = resolve_duplicates(results, old, served)
             affected, digests = set(winners), {}
             with_problems = sorted(source for source, result in results.items() if result.problems)
             parse_problems = [p for source in with_problems for p in results[source].problems]
@@ -239,6 +253,40 @@ class PostingLoader:
             duplicates=MappingProxyType(duplicates),
         )
 
+    def _served(self, posting_id: str) -> tuple[str, str] | None:
+        return self.database.call(lambda: self.store.served(posting_id), None)
+
+    def redate(self) -> Snapshot:
+        """Record the dates given while the database was away, then date those postings again from
+        it (another process may have recorded them first); a new snapshot if any date moved."""
+        with self._lock:
+            ids = self.dates.catch_up()
+            old = self._snapshot
+            postings = dict(old.postings)
+            stale = [postings[pid] for pid in sorted(ids) if pid in postings]
+            if not stale:
+                return old
+            seen = [Seen(p.id, p.content_hash, p.date_posted if p.date_posted_given else None, p.source) for p in stale]
+            found = self.store.record_postings(seen, self.clock())
+            digests = dict(old.digests)
+            for posting in stale:
+                dates = found[posting.id]
+                posted = posting.date_posted if posting.date_posted_given else dates.first_seen
+                postings[posting.id] = again = _with_dates(posting, posted, dates.changed_at)
+                digests[posting.id] = posting_digest(again)
+            if postings == dict(old.postings):
+                return old
+            self._snapshot = new = replace(
+                old,
+                version=version_of(digests),
+                generation=old.generation + 1,
+                loaded_at=self.clock(),
+                postings=MappingProxyType(postings),
+                digests=MappingProxyType(digests),
+            )
+            log.info("dates of %d posting(s) taken from the database again, version %s", len(stale), new.version)
+            return new
+
     def _date(self, winners: dict[str, Posting], old: Snapshot, ids: Iterable[str]) -> None:
         """Give each newly read posting its dates from the store, which records it as first
         seen or changed now if that is news, and otherwise answers what it has."""
@@ -248,11 +296,25 @@ class PostingLoader:
         if not ask:
             return
         seen = (Seen(p.id, p.content_hash, p.date_posted, p.source) for p in ask)
-        found = self.store.record_postings(seen, self.clock())
+        found = self.dates.record_postings(seen, self.clock())
         for posting in ask:
             dates = found[posting.id]
             posted = posting.date_posted if posting.date_posted_given else dates.first_seen
             winners[posting.id] = _with_dates(posting, posted, dates.changed_at)  # type: ignore[arg-type]
+
+
+def report_problems(source: str, problems: Iterable[Problem]) -> None:
+    """One log line per file: its errors and warnings, unknown keys folded into one entry."""
+    problems = list(problems)
+    unknown = [p.field for p in problems if p.message.startswith("unknown key ")]
+    parts = [f"{p.field}: {p.level}: {p.message}" for p in problems if not p.message.startswith("unknown key ")]
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (", …" if len(unknown) > 10 else "")
+        parts.append(f"warning: {len(unknown):,} unknown key{'s' if len(unknown) > 1 else ''}: {shown}")
+    errors = sum(p.level == ERROR for p in problems)
+    level = logging.WARNING if errors else logging.INFO
+    summary = f"{errors} error(s), {len(problems) - errors} warning(s)"
+    log.log(level, "posting %s: %s: %s", source, summary, "; ".join(parts))
 
 
 def _with_dates(posting: Posting, date_posted: datetime, updated: datetime) -> Posting:

@@ -7,7 +7,6 @@ multi-process registry.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -15,13 +14,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .database import Database
 from .httpcache import RenderCache
 from .loader import PostingLoader
 from .model import Status
-from .outbox import Outbox
+from .outbox import BoardHealth, Outbox
 from .reader import ERROR, WARNING
-
-log = logging.getLogger(__name__)
 
 
 class SnapshotCollector(Collector):
@@ -80,20 +78,41 @@ class RenderCacheCollector(Collector):
         )
 
 
+class DeliveryStats:
+    """The outbox's figures (deliveries by board and state, board health) as last read from the
+    database. ``live``: read them at every scrape (a process without a refresher thread); otherwise the
+    web's refresher calls ``refresh`` and a scrape never waits on the database."""
+
+    def __init__(self, outbox: Outbox, database: Database, live: bool = True) -> None:
+        self.outbox = outbox
+        self.database = database
+        self.live = live
+        self.current: tuple[dict[tuple[str, str], int], dict[str, BoardHealth]] | None = None
+
+    def refresh(self) -> None:
+        self.current = self.database.call(lambda: (self.outbox.counts(), self.outbox.health()), self.current)
+
+    def read(self) -> tuple[dict[tuple[str, str], int], dict[str, BoardHealth]] | None:
+        if self.live:
+            self.refresh()
+        return self.current
+
+
 class DeliveryCollector(Collector):
     """The outbox as the database has it, so every process answers alike: deliveries by board and
-    state, and each board's health."""
+    state, and each board's health (left out while the database has never answered)."""
 
-    def __init__(self, outbox: Outbox) -> None:
-        self.outbox = outbox
+    def __init__(self, stats: DeliveryStats) -> None:
+        self.stats = stats
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return []  # registering must not read the database (it may not be there yet)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            counts = self.outbox.counts()
-            health = self.outbox.health()
-        except Exception:  # the database is down: /healthz says so; the other metrics still answer
-            log.warning("delivery metrics unavailable: the database did not answer")
+        figures = self.stats.read()
+        if figures is None:
             return
+        counts, health = figures
         deliveries = GaugeMetricFamily(
             "syndicate_deliveries", "Webhook deliveries, by board and state.", labels=["board", "state"]
         )

@@ -407,17 +407,31 @@ class Outbox:
                 ).rowcount
         return count
 
-    def record(self, outcomes: Sequence[Outcome]) -> int:
+    def record(self, outcomes: Sequence[Outcome], now: datetime) -> int:
         """Record attempts and the deliveries' new states in one transaction; returns how many
-        deliveries changed (one whose lease was lost meanwhile is left to its new holder)."""
+        deliveries changed. Every attempt is logged. A delivery takes an outcome while this worker
+        holds its lease; after the lease was lost, only if no attempt was recorded on it since this
+        one was claimed, and, while another worker holds it, only a success (which is then not
+        thrown away: the board has it; that worker's own result is ignored)."""
         if not outcomes:
             return 0
         changed = 0
+        now = _utc(now)
+        lease_ours = sa.and_(delivery.c.state == DELIVERING, delivery.c.lease_owner == sa.bindparam("b_owner"))
+        nobody_since = sa.and_(
+            sa.or_(delivery.c.state == PENDING, delivery.c.state == DELIVERING),  # no IN list: executemany
+            delivery.c.attempts == sa.bindparam("b_attempts"),
+            sa.or_(
+                delivery.c.lease_owner.is_(None),
+                delivery.c.lease_until < now,
+                sa.bindparam("b_succeeded", type_=sa.Boolean) == sa.true(),
+            ),
+        )
         with self._writer.begin() as conn:
             result = conn.execute(
                 delivery.update()
-                .where(delivery.c.seq == sa.bindparam("b_seq"), delivery.c.state == DELIVERING)
-                .where(delivery.c.lease_owner == sa.bindparam("b_owner"))
+                .where(delivery.c.seq == sa.bindparam("b_seq"))
+                .where(sa.or_(lease_ours, nobody_since))
                 .values(
                     state=sa.bindparam("b_state"),
                     attempts=delivery.c.attempts + sa.bindparam("b_count"),
@@ -434,6 +448,8 @@ class Outbox:
                     {
                         "b_seq": o.item.seq,
                         "b_owner": o.item.lease_owner,
+                        "b_attempts": o.item.attempts,
+                        "b_succeeded": o.state == SUCCEEDED,
                         "b_state": o.state,
                         "b_count": 1 if o.count else 0,
                         "b_next": _utc(o.next_attempt_at) if o.next_attempt_at else None,

@@ -116,6 +116,14 @@ SETTINGS: tuple[Setting, ...] = (
         _optional_str,
     ),
     Setting(
+        "database_timeout",
+        "SYNDICATE_DATABASE_TIMEOUT",
+        "3",
+        "Seconds a database connection may take to open (and, on PostgreSQL, a write to be acknowledged) "
+        "before the database counts as away; the web keeps serving meanwhile.",
+        _positive_float,
+    ),
+    Setting(
         "instance_dir",
         "SYNDICATE_INSTANCE_DIR",
         "instance",
@@ -292,6 +300,7 @@ class Settings:
 
     postings_dir: Path
     database_url: str | None
+    database_timeout: float
     instance_dir: Path
     timezone: str
     max_posting_bytes: int
@@ -333,6 +342,11 @@ class Settings:
             self.max_nesting,
             self.max_table_cells,
         )
+
+    @property
+    def standby_path(self) -> Path:
+        """The local SQLite copy of the dates, for when a networked database is away (see ``dates``)."""
+        return self.instance_dir / "standby.db"
 
     @property
     def resolved_database_url(self) -> str:

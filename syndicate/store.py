@@ -22,6 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -125,12 +127,57 @@ def _insert(engine: Engine):
     return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
 
-class Store:
-    """Access to the database; safe to share between threads of one process."""
+def _migration_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
 
-    def __init__(self, url: str) -> None:
+
+HEAD = ScriptDirectory.from_config(_migration_config()).get_current_head()
+
+
+def _engine_options(url: str, timeout: float) -> dict[str, Any]:
+    """A connection that fails within ``timeout`` seconds when the server is away or unreachable, and a
+    pool that drops connections an outage broke (pre-ping), instead of waiting on TCP for minutes."""
+    options: dict[str, Any] = {"future": True, "pool_pre_ping": True}
+    if sa.make_url(url).get_backend_name() == "postgresql":
+        seconds = max(1, round(timeout))
+        options["connect_args"] = {
+            "connect_timeout": seconds,
+            "tcp_user_timeout": seconds * 1000,  # unacknowledged data on a cut connection
+            "keepalives": 1,
+            "keepalives_idle": seconds,
+            "keepalives_interval": 1,
+            "keepalives_count": 2,
+        }
+    return options
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The database's migration revision against this code's newest."""
+
+    revision: str | None
+    head: str
+
+    @property
+    def current(self) -> bool:
+        return self.revision == self.head
+
+    def __str__(self) -> str:
+        if self.current:
+            return "current"
+        at = f"at revision {self.revision}" if self.revision else "not created"
+        return f"{at}, this code needs {self.head}: run `flask --app app syndicate migrate`"
+
+
+class Store:
+    """Access to the database; safe to share between threads of one process. ``timeout``: seconds
+    a connection attempt (and, on PostgreSQL, an unanswered write) may take before it fails."""
+
+    def __init__(self, url: str, timeout: float = 3.0) -> None:
         self.url = url
-        self.engine = sa.create_engine(url, future=True)
+        self.engine = sa.create_engine(url, **_engine_options(url, timeout))
         if self.engine.dialect.name == "sqlite":
             self._configure_sqlite()
         # write transactions take SQLite's write lock up front (BEGIN IMMEDIATE),
@@ -164,10 +211,14 @@ class Store:
     def migrate(self) -> None:
         """Bring the schema to the newest revision; safe when processes start together."""
         with self._migration_lock() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
+            config = _migration_config()
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+
+    def schema(self) -> Schema:
+        """Where the schema stands (raises when the database cannot be reached)."""
+        with self.engine.connect() as conn:
+            return Schema(MigrationContext.configure(conn).get_current_revision(), HEAD)
 
     @contextmanager
     def _migration_lock(self) -> Iterator[Connection]:
@@ -252,6 +303,64 @@ class Store:
         result.update({pid: dates for pid, (_, dates, _) in written.items()})
         return result
 
+    def merge_postings(self, rows: Iterable[tuple[Seen, PostingDates]]) -> None:
+        """Record dates observed elsewhere while this database was away (a standby's): an id it does not
+        know gets them as they were served; a known id whose content differs takes the observed change
+        only when it is later than the one recorded (another process may have recorded a newer one)."""
+        rows = list(rows)
+        if not rows:
+            return
+        known = self._posting_states([s.id for s, _ in rows])
+        insert = _insert(self.engine)
+        with self._writer.begin() as conn:
+            new = [
+                {
+                    "id": s.id,
+                    "first_seen": _utc(d.first_seen),
+                    "content_hash": s.content_hash,
+                    "changed_at": _utc(d.changed_at),
+                    "source": s.source,
+                }
+                for s, d in rows
+                if s.id not in known
+            ]
+            for chunk in _chunks(new):
+                conn.execute(insert(posting_state).on_conflict_do_nothing(index_elements=["id"]), chunk)
+            moved = [
+                {"b_id": s.id, "b_old": known[s.id][0], "b_hash": s.content_hash, "b_changed": _second(d.changed_at)}
+                for s, d in rows
+                if s.id in known and known[s.id][0] != s.content_hash and d.changed_at > known[s.id][1].changed_at
+            ]
+            if moved:
+                conn.execute(
+                    posting_state.update()
+                    .where(posting_state.c.id == sa.bindparam("b_id"))
+                    .where(posting_state.c.content_hash == sa.bindparam("b_old"))
+                    .values(content_hash=sa.bindparam("b_hash"), changed_at=sa.bindparam("b_changed")),
+                    moved,
+                )
+
+    def mirror_postings(self, rows: Iterable[tuple[Seen, PostingDates]]) -> None:
+        """Write these rows as they are, whatever was there (a standby copying the database's answers)."""
+        values = [
+            {
+                "id": s.id,
+                "first_seen": _utc(d.first_seen),
+                "content_hash": s.content_hash,
+                "changed_at": _utc(d.changed_at),
+                "source": s.source,
+            }
+            for s, d in rows
+        ]
+        statement = _insert(self.engine)(posting_state)
+        upsert = statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c: statement.excluded[c] for c in ("first_seen", "content_hash", "changed_at", "source")},
+        )
+        with self._writer.begin() as conn:
+            for chunk in _chunks(values):
+                conn.execute(upsert, chunk)
+
     def served(self, posting_id: str) -> tuple[str, str] | None:
         """(file, content hash) that last served ``posting_id``, as recorded by any process."""
         with self.engine.connect() as conn:
@@ -292,8 +401,10 @@ class Store:
                 for row in _rows_where_in(conn, sa.select(*parse_cache.c), parse_cache.c.key, keys)
             }
 
-    def cache_results(self, entries: Iterable[CacheEntry], replaced: Iterable[str] = ()) -> None:
-        """Store entries (an existing key gets the new stamp); entries of ``replaced`` files with another key go."""
+    def cache_results(self, entries: Iterable[CacheEntry], replaced: Iterable[str] = ()) -> set[str]:
+        """Store entries (an existing key gets the new stamp); entries of ``replaced`` files with another
+        key go. Returns the keys this call added first: of processes parsing the same bytes at once,
+        exactly one is told it was first (that one reports the file's problems)."""
         rows = [
             {
                 "key": e.key,
@@ -305,9 +416,10 @@ class Store:
             for e in entries
         ]
         if not rows:
-            return
+            return set()
         insert = _insert(self.engine)
         replaced = set(replaced)
+        first: set[str] = set()
         with self._writer.begin() as conn:
             stale = [{"b_source": r["source"], "b_key": r["key"]} for r in rows if r["source"] in replaced]
             if stale:
@@ -318,11 +430,17 @@ class Store:
                     stale,
                 )
             for chunk in _chunks(rows):
-                statement = insert(parse_cache)
-                conn.execute(
-                    statement.on_conflict_do_update(index_elements=["key"], set_={"stamp": statement.excluded.stamp}),
-                    chunk,
-                )
+                added = insert(parse_cache).on_conflict_do_nothing(index_elements=["key"]).returning(parse_cache.c.key)
+                first.update(conn.execute(added, chunk).scalars().all())
+                known = [{"b_key": r["key"], "b_stamp": r["stamp"]} for r in chunk if r["key"] not in first]
+                if known:
+                    conn.execute(
+                        parse_cache.update()
+                        .where(parse_cache.c.key == sa.bindparam("b_key"))
+                        .values(stamp=sa.bindparam("b_stamp")),
+                        known,
+                    )
+        return first
 
     # --- snapshot_version --------------------------------------------------------
 
@@ -358,6 +476,15 @@ class Store:
                 sa.select(snapshot_version.c.seen_at).where(snapshot_version.c.version == version)
             ).scalar_one()
         return _utc(seen)
+
+    def mirror_version(self, version: str, seen_at: datetime) -> None:
+        """Write when ``version`` was first served, as the database says (a standby's copy)."""
+        statement = _insert(self.engine)(snapshot_version)
+        upsert = statement.on_conflict_do_update(
+            index_elements=["version"], set_={"seen_at": statement.excluded.seen_at}
+        )
+        with self._writer.begin() as conn:
+            conn.execute(upsert, {"version": version, "seen_at": _utc(seen_at)})
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:

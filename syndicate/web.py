@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Callable, Hashable
 from datetime import datetime
 
@@ -22,13 +21,12 @@ from . import outputs
 from .catalog import Catalog
 from .factory import Services, services
 from .filters import NO_FILTER, Filter, FilterError, parse_filter, parse_page
-from .httpcache import RenderCache, Rendered, accepts_gzip, not_modified
+from .httpcache import Rendered, accepts_gzip, not_modified
 from .metrics import RenderCacheCollector
 from .model import Posting, Status
-from .outputs import PageNotFound, Site
-from .snapshot import Snapshot
-from .store import second_after
+from .outputs import PageNotFound
 from .urls import Links
+from .webstate import WebState
 
 log = logging.getLogger(__name__)
 bp = Blueprint("web", __name__)
@@ -36,46 +34,8 @@ bp = Blueprint("web", __name__)
 EXTENSION = "syndicate.web"
 
 
-class WebState:
-    """What the web process keeps between requests: the catalog of the current snapshot, the render cache."""
-
-    def __init__(self, svc: Services) -> None:
-        settings = svc.settings
-        self.svc = svc
-        self.site = Site(settings.site_name, settings.page_size, settings.websub_hubs, settings.tzinfo)
-        self.base_url = settings.base_url
-        self.max_age = settings.cache_max_age
-        self.cache = RenderCache(settings.render_cache_mb * 1024 * 1024)
-        self._catalog: Catalog | None = None
-        self._lock = threading.Lock()
-
-    def catalog(self) -> Catalog:
-        snapshot = self.svc.loader.snapshot
-        current = self._catalog
-        if current is not None and current.snapshot is snapshot:
-            return current
-        with self._lock:
-            current = self._catalog
-            if current is not None and current.snapshot is snapshot:
-                return current
-            if current is not None and current.version == snapshot.version:
-                changed_at = current.changed_at
-            else:
-                changed_at = self._version_seen(snapshot, current)
-            self._catalog = Catalog(snapshot, changed_at)
-            return self._catalog
-
-    def _version_seen(self, snapshot: Snapshot, current: Catalog | None) -> datetime:
-        try:
-            return self.svc.store.version_seen(
-                snapshot.version, snapshot.loaded_at, current.changed_at if current else None
-            )
-        except Exception:  # the database is down: the feeds still serve; Last-Modified must not go back
-            log.exception("could not record snapshot version %s; Last-Modified is the load time", snapshot.version)
-            return second_after(current.changed_at, snapshot.loaded_at) if current else snapshot.loaded_at
-
-
-def init_app(app: Flask, svc: Services) -> None:
+def init_app(app: Flask, svc: Services) -> WebState:
+    """Routes, error handlers and the web state on ``app``; the state is returned unrefreshed."""
     state = WebState(svc)
     app.extensions[EXTENSION] = state
     svc.metrics.register(RenderCacheCollector(state.cache))
@@ -84,6 +44,7 @@ def init_app(app: Flask, svc: Services) -> None:
     app.after_request(_conditional_fallback)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(405, _method_not_allowed)
+    return state
 
 
 def _state() -> WebState:
@@ -143,7 +104,7 @@ def _cached(
     """Look up (or render) one list output for the current snapshot and moment."""
     state = _state()
     now = state.svc.clock()
-    catalog = state.catalog()
+    catalog = state.catalog
     epoch = catalog.epoch(now)
     links = _links(state)
     try:
@@ -222,7 +183,7 @@ def _one(
     """A posting's own output: 404 for unknown ids and drafts, 410 once closed or expired."""
     state = _state()
     now = state.svc.clock()
-    catalog = state.catalog()
+    catalog = state.catalog
     posting = catalog.snapshot.get(posting_id)
     if posting is None or posting.status is Status.DRAFT:
         return _error(404, f"there is no posting {posting_id!r}", error_kind)
@@ -279,26 +240,22 @@ def index() -> ResponseReturnValue:
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    """Liveness and readiness: the database answers and a snapshot is loaded."""
-    svc = services()
-    snapshot = svc.loader.snapshot
-    try:
-        database_ok = svc.store.ping()
-    except Exception:
-        database_ok = False
-    body = {
-        "status": "ok" if database_ok else "unavailable",
-        "database": database_ok,
-        "postings": {
-            "version": snapshot.version,
-            "loaded": len(snapshot.postings),
-            "open": len(snapshot.open_postings(svc.clock())),
-            "rejected_files": len(svc.loader.rejected_files()),
-            "loaded_at": snapshot.loaded_at.isoformat(),
-        },
-    }
+    """Health: 200 while the process serves, ``ok`` or ``degraded`` (the database away, its schema behind,
+    dates given while it was away), from what the refresher last saw: it never waits on the database."""
+    state = _state()
+    status, body = state.health(state.svc.clock())
     response = jsonify(body)
-    response.status_code = 200 if database_ok else 503
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    """Readiness: 200 once the postings are loaded and every output can be answered."""
+    ready = _state().ready
+    response = jsonify({"ready": ready})
+    response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"
     return response
 

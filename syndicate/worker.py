@@ -1,13 +1,17 @@
 """The worker: scan the postings for owed events, deliver what is due. One cycle is one call.
 
 ``Worker.cycle()`` runs one scan and delivers until nothing is due; tests call
-it with a clock they control. ``run_worker`` only schedules the same functions
-with APScheduler's ``BlockingScheduler`` (explicit job ids, ``coalesce``,
-``max_instances=1``): a cheap watch every ``SYNDICATE_WATCH_INTERVAL`` seconds
-that scans when files, boards or the expiry epoch changed, a full scan every
-``SYNDICATE_SCAN_INTERVAL``, a one-off scan at the next ``valid_through``, and
-delivery every second (and at once after a scan that enqueued something).
-SIGTERM finishes the attempts in flight, gives back unsent leases and exits.
+it with a clock they control. ``run_worker`` is the process around the same
+functions: it waits for the database (with backoff), migrates it under a lock,
+then runs delivery continuously in one thread (``deliver(until=...)``, woken by
+every scan that enqueues) while APScheduler's ``BlockingScheduler`` schedules
+the scans (explicit job ids, ``coalesce``, ``max_instances=1``): a cheap watch
+every ``SYNDICATE_WATCH_INTERVAL`` seconds that scans when files, boards or the
+expiry epoch changed, a full scan every ``SYNDICATE_SCAN_INTERVAL`` and a
+one-off scan at the next ``valid_through``. While the database is away the
+jobs skip their work and the watch checks it with backoff. SIGTERM lets the
+attempts in flight finish (each within its deadline), gives back the rest and
+exits.
 """
 
 from __future__ import annotations
@@ -18,10 +22,9 @@ import random
 import signal
 import socket
 import threading
+import time
 import uuid
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
@@ -32,8 +35,10 @@ from . import changes
 from .boards import Board, BoardsFile
 from .catalog import Catalog
 from .clock import Clock, system_clock
-from .delivery import Answer, Policy, decide, send
+from .database import DATABASE_ERRORS, Database
+from .delivery import Answer, Policy, decide, new_session, send
 from .jsonld import job_posting
+from .lanes import Lanes
 from .loader import PostingLoader
 from .outbox import Attempt, Delivery, NewDelivery, Outbox, Outcome
 from .settings import Settings
@@ -44,9 +49,10 @@ from .webhook import body_bytes, envelope, new_webhook_id
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
-# Claims and records are a transaction each: taken in batches they cost little per delivery.
-CLAIM_BATCH = 256
+# Records are a transaction each: taken in batches they cost little per delivery.
 RECORD_BATCH = 128
+POLL_SECONDS = 0.5  # how often a running worker looks for deliveries that became due (retries)
+LEASE_MARGIN = 0.5  # seconds of lease an attempt must have left beyond its deadline to be started
 
 
 @dataclass
@@ -57,7 +63,7 @@ class CycleReport:
 
 
 class Worker:
-    """Everything one worker process owns: the outbox, the boards file, HTTP sessions, a send pool."""
+    """Everything one worker process owns: the outbox, the boards file, HTTP sessions, the lanes."""
 
     def __init__(
         self,
@@ -66,10 +72,12 @@ class Worker:
         loader: PostingLoader,
         clock: Clock = system_clock,
         rng: random.Random | None = None,
+        database: Database | None = None,
     ) -> None:
         self.settings = settings
         self.loader = loader
         self.outbox = Outbox(store)
+        self.database = database or loader.database
         self.boards_file = BoardsFile(settings.boards_path)
         self.policy = Policy(settings.retry_schedule, settings.connect_timeout, settings.delivery_timeout)
         self.links = Links.from_base(settings.base_url or DEFAULT_BASE_URL)
@@ -77,8 +85,8 @@ class Worker:
         self.rng = rng or random.Random()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=settings.lease_seconds)
-        self.pool = ThreadPoolExecutor(settings.delivery_concurrency, thread_name_prefix="deliver")
         self.stopping = threading.Event()
+        self._lanes: Lanes | None = None
         self._local = threading.local()
         self._scanned: tuple[int, int, tuple[Board, ...]] | None = None  # (generation, epoch, boards)
         self._catalog: Catalog | None = None
@@ -93,9 +101,7 @@ class Worker:
         """One pooled session per board and sending thread (a Session is not shared across threads)."""
         sessions = self._local.__dict__.setdefault("sessions", {})
         if board not in sessions:
-            session = requests.Session()
-            session.trust_env = False  # no proxy or netrc from the environment for webhook calls
-            sessions[board] = session
+            sessions[board] = new_session()
         return sessions[board]
 
     # --- scan -------------------------------------------------------------------------------
@@ -194,72 +200,93 @@ class Worker:
     def attempt(self, item: Delivery, board: Board) -> str:
         """Send one delivery once and record it; returns the delivery's new state."""
         outcome = self.send(item, board)
-        self.outbox.record([outcome])
+        self.outbox.record([outcome], self.clock())
         return outcome.state
 
-    def deliver(self, report: CycleReport | None = None) -> CycleReport:
-        """Deliver everything due now, until nothing is due.
+    def deliver(self, report: CycleReport | None = None, *, until: threading.Event | None = None) -> CycleReport:
+        """Deliver what is due: until nothing is (``syndicate push``, the tests), or, with ``until``, until
+        that event is set (the worker process, which ``wake`` tells about new events).
 
-        This thread claims deliveries in batches (a window of ``CLAIM_BATCH``, shared fairly
-        between boards) and records finished attempts in batches, one transaction each; the
-        pool's threads take claimed deliveries themselves, round-robin over boards, each
-        board at most its share of the pool (a board that hangs holds up only itself).
-        Recording can make more due (the next version of a posting waits for the one before),
-        so it ends only when a claim after the last record finds nothing. An attempt whose
-        lease would run out before it could finish is not sent but given back, so live
-        workers never send one delivery twice.
+        This thread claims for every board's lane that has room and records what the lanes finished,
+        in batches (one transaction each); each lane sends with its own threads, at most
+        ``SYNDICATE_DELIVERY_CONCURRENCY`` at once, so a board that hangs holds up only its own lane.
+        Recording can make more due (the next version of a posting waits for the one before), so a
+        run until idle ends only when a claim after the last record finds nothing. An attempt whose
+        lease would run out before its deadline is not sent but given back, so live workers never
+        send one delivery twice.
         """
         report = report or CycleReport()
-        concurrency = self.settings.delivery_concurrency
-        boards = self.boards()
-        lanes = _Lanes(_share(concurrency, len(boards)))
-        for _ in range(concurrency):
-            self.pool.submit(self._run_lane, lanes)
-        drained = False
+        lanes = Lanes(self.settings.delivery_concurrency, self._attempt_once)
+        self._lanes = lanes
+        forever = until is not None
+        claim_now, last_claim, found_nothing = True, float("-inf"), False
+        unrecorded: list[Outcome] = []
         try:
             while True:
-                if not drained and not self.stopping.is_set() and lanes.held() <= CLAIM_BATCH // 4:
-                    boards = self.boards()
-                    lanes.set_share(_share(concurrency, len(boards)))
-                    window = max(2 * lanes.share, CLAIM_BATCH // max(1, len(boards)))
-                    room = {b: window - lanes.held(b) for b in boards}
-                    claimed = self.outbox.claim(
-                        self.clock(), self.owner, CLAIM_BATCH - lanes.held(), self.lease, boards, room
-                    )
-                    drained = not claimed
-                    lanes.add(claimed, boards)
-                if self.stopping.is_set():
-                    lanes.drop_waiting()  # what has not started goes back at once
-                refill_at = -1 if drained or self.stopping.is_set() else CLAIM_BATCH // 4
-                finished, unsent, idle = lanes.collect(RECORD_BATCH, wait=True, refill_at=refill_at)
+                stopping = self.stopping.is_set() or (forever and until.is_set())
+                if stopping:
+                    lanes.drop_waiting()  # what runs finishes (each by its deadline); the rest goes back
+                else:
+                    lanes.set_boards(self.boards())
+                if (
+                    not stopping
+                    and self.database.usable
+                    and (claim_now or time.monotonic() - last_claim >= POLL_SECONDS)
+                ):
+                    room = lanes.room()
+                    claimed = self._claim(room) if room else []
+                    last_claim, claim_now, found_nothing = time.monotonic(), False, not claimed
+                    lanes.add(claimed)
+                busy = lanes.held() > 0 or unrecorded
+                finished, unsent, woken = lanes.wait(0.02 if busy else POLL_SECONDS if forever else 0, RECORD_BATCH)
+                claim_now = claim_now or woken
                 if unsent:
-                    self.outbox.release_items(unsent, self.clock())
-                    drained = True  # given back: the next delivery round takes them, with a fresh lease
-                if finished:
-                    self.outbox.record(finished)
-                    for done in finished:
+                    self.database.call(lambda unsent=unsent: self.outbox.release_items(unsent, self.clock()), 0)
+                    found_nothing = True  # given back: the next round (or another worker) takes them, freshly leased
+                unrecorded += finished
+                if unrecorded and self._record(unrecorded, lanes):
+                    for done in unrecorded:
                         report.attempts += 1
                         report.outcomes[done.state] = report.outcomes.get(done.state, 0) + 1
-                    drained = False  # what was recorded may have unblocked the next version of a posting
-                elif idle and not unsent and (drained or self.stopping.is_set()):
-                    return report
+                    unrecorded = []
+                    claim_now = True  # what was recorded may have unblocked the next version of a posting
+                if lanes.idle() and not unsent:
+                    if not self.database.usable and (stopping or not forever):
+                        if unrecorded:  # their leases run out, and they are sent again (same webhook id)
+                            log.warning("%d attempt(s) could not be recorded: the database is away", len(unrecorded))
+                        return report  # a one-shot run (or a stop) does not wait for the database
+                    if not unrecorded and (stopping or (not forever and found_nothing and not claim_now)):
+                        return report
+                    if not self.database.usable:
+                        until.wait(POLL_SECONDS)  # type: ignore[union-attr]  (forever: until is set)
         finally:
             lanes.close()
 
-    def _run_lane(self, lanes: _Lanes) -> None:
-        """A pool thread: take the next delivery a board has room for, send it, hand back the outcome."""
-        while True:
-            taken = lanes.take()
-            if taken is None:
-                return
-            item, board = taken
-            lanes.finish(item, self._attempt_once(item, board))
+    def wake(self) -> None:
+        """New deliveries were enqueued: claim them now rather than at the next poll."""
+        lanes = self._lanes
+        if lanes is not None:
+            lanes.wake()
+
+    def _claim(self, room: dict[str, int]) -> list[Delivery]:
+        now = self.clock()
+        return self.database.call(
+            lambda: self.outbox.claim(now, self.owner, sum(room.values()), self.lease, room, room), []
+        )
+
+    def _record(self, outcomes: list[Outcome], lanes: Lanes) -> bool:
+        """Record outcomes (kept to try again if the database is away: the attempts happened)."""
+        done = self.database.call(lambda: self.outbox.record(outcomes, self.clock()) is not None, False)
+        if done:
+            lanes.recorded(outcomes)
+        return done
 
     def _attempt_once(self, item: Delivery, board: Board) -> Outcome | None:
-        """Send unless too little lease is left (None: not sent); a bug is recorded as an attempt."""
+        """Send unless too little lease is left for the whole attempt (None: not sent); a bug is recorded
+        as an attempt."""
         try:
             lease_left = (item.lease_until - self.clock()).total_seconds() if item.lease_until else 0
-            if lease_left <= self.policy.total_timeout or self.stopping.is_set():
+            if lease_left <= self.policy.total_timeout + LEASE_MARGIN or self.stopping.is_set():
                 return None
             return self.send(item, board)
         except Exception as exc:  # a bug, not a network failure: recorded as a failed attempt, retried later
@@ -277,152 +304,37 @@ class Worker:
         return self.deliver(report)
 
     def stop(self) -> None:
-        """Finish the attempts in flight, give back leases of the rest, close the pool."""
+        """Give back the leases of what was not sent (attempts in flight end by their deadline)."""
         self.stopping.set()
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        released = self.outbox.release(self.owner, self.clock())
+        released = self.database.call(lambda: self.outbox.release(self.owner, self.clock()), 0)
         if released:
             log.info("released %d leased deliveries for another run", released)
 
 
-class _Lanes:
-    """Claimed deliveries waiting per board, taken by pool threads round-robin within each
-    board's share; finished outcomes collected for the recording thread. One lock, one condition."""
-
-    def __init__(self, share: int) -> None:
-        self.share = share
-        self._cond = threading.Condition()
-        self._waiting: dict[str, deque[tuple[Delivery, Board]]] = {}
-        self._running: dict[str, int] = {}
-        self._finished: list[Outcome] = []
-        self._unsent: list[Delivery] = []
-        self._closed = False
-        self._turn = 0
-
-    def set_share(self, share: int) -> None:
-        with self._cond:
-            self.share = share
-            self._cond.notify_all()
-
-    def held(self, board: str | None = None) -> int:
-        with self._cond:
-            if board is not None:
-                return len(self._waiting.get(board, ())) + self._running.get(board, 0)
-            return sum(len(q) for q in self._waiting.values()) + sum(self._running.values())
-
-    def idle(self) -> bool:
-        with self._cond:
-            return not any(self._waiting.values()) and not any(self._running.values())
-
-    def add(self, items: list[Delivery], boards: dict[str, Board]) -> None:
-        with self._cond:
-            for item in items:
-                if item.board in boards:
-                    self._waiting.setdefault(item.board, deque()).append((item, boards[item.board]))
-                else:  # the board left boards.toml between the claim and now
-                    self._unsent.append(item)
-            self._cond.notify_all()
-
-    def drop_waiting(self) -> None:
-        with self._cond:
-            for queue_ in self._waiting.values():
-                self._unsent.extend(item for item, _ in queue_)
-                queue_.clear()
-            self._cond.notify_all()
-
-    def take(self) -> tuple[Delivery, Board] | None:
-        with self._cond:
-            while True:
-                if self._closed:
-                    return None
-                names = [n for n, q in self._waiting.items() if q and self._running.get(n, 0) < self.share]
-                if names:
-                    name = names[self._turn % len(names)]
-                    self._turn += 1
-                    self._running[name] = self._running.get(name, 0) + 1
-                    return self._waiting[name].popleft()
-                self._cond.wait()
-
-    def finish(self, item: Delivery, outcome: Outcome | None) -> None:
-        with self._cond:
-            self._running[item.board] -= 1
-            if outcome is None:
-                self._unsent.append(item)
-            else:
-                self._finished.append(outcome)
-            self._cond.notify_all()
-
-    def collect(self, batch: int, wait: bool, refill_at: int) -> tuple[list[Outcome], list[Delivery], bool]:
-        """(finished, unsent, idle). With ``wait``: until a batch is done, or no more than
-        ``refill_at`` deliveries are held (time to claim more), or nothing is left in flight."""
-        with self._cond:
-            while wait:
-                held = sum(len(q) for q in self._waiting.values()) + sum(self._running.values())
-                if not held or held <= refill_at or len(self._finished) + len(self._unsent) >= batch:
-                    break
-                self._cond.wait()
-            finished, self._finished = self._finished, []
-            unsent, self._unsent = self._unsent, []
-            idle = not any(self._waiting.values()) and not any(self._running.values())
-            return finished, unsent, idle
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-
-def _share(concurrency: int, boards: int) -> int:
-    """Attempts one board may have running: all of them when it is alone, else half the pool
-    (rounded up), so a board that hangs leaves the other half to the rest."""
-    return concurrency if boards <= 1 else max(1, -(-concurrency // 2))
-
-
-def run_worker(worker: Worker) -> None:
-    """The worker process: APScheduler jobs around ``Worker``, until SIGTERM or SIGINT."""
+def run_worker(worker: Worker, database: Database | None = None) -> None:
+    """The worker process, until SIGTERM or SIGINT: wait for the database, migrate it, then deliver in
+    one thread while APScheduler runs the scans."""
     from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     settings = worker.settings
+    database = database or worker.database
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run would drown the log
+    # a watch that finds the previous one still scanning is simply skipped: no line for that either
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     scheduler = BlockingScheduler(
         executors={"default": JobExecutor(4)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone="UTC",
     )
 
-    def schedule_expiry() -> None:
-        upcoming = worker.next_expiry()
-        if upcoming is not None:
-            run_at = upcoming + timedelta(microseconds=1)  # expired means now > valid_through
-            scheduler.add_job(scan, "date", run_date=run_at, id="expiry", replace_existing=True)
-
-    def scan() -> None:
-        if worker.stopping.is_set():
-            return
-        events = worker.scan()
-        schedule_expiry()
-        if events:
-            scheduler.modify_job("deliver", next_run_time=system_clock())  # deliver now, not at the next tick
-
-    def watch() -> None:
-        if not worker.stopping.is_set() and worker.needs_scan():
-            scan()
-
-    def deliver() -> None:
-        if not worker.stopping.is_set():
-            worker.deliver()
-
-    scheduler.add_job(watch, "interval", seconds=settings.watch_interval, id="watch")
-    scheduler.add_job(scan, "interval", seconds=settings.scan_interval, id="scan", next_run_time=system_clock())
-    scheduler.add_job(deliver, "interval", seconds=1, id="deliver", next_run_time=system_clock())
-
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if worker.stopping.is_set():
             return  # a second signal while stopping: already on the way out
         log.info("signal %d: finishing attempts in flight, giving back the rest, then stopping", signum)
         worker.stopping.set()
-        scheduler.shutdown(wait=True)  # the running delivery ends its attempts in flight
+        if scheduler.running:
+            scheduler.shutdown(wait=False)  # the delivery thread ends its attempts in flight, below
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -432,7 +344,64 @@ def run_worker(worker: Worker) -> None:
             "SYNDICATE_BASE_URL is not set: webhook payloads link to %s, which boards cannot reach",
             DEFAULT_BASE_URL,
         )
+    if not _migrated(worker, database):
+        return  # stopped while waiting for the database
+    worker.loader.refresh()
+
+    def when_usable(job: Callable[[], None]) -> Callable[[], None]:
+        """A job that skips its work while the database is away (checking it with backoff instead)."""
+
+        def run() -> None:
+            if worker.stopping.is_set() or (not database.usable and not database.check_due()):
+                return
+            try:
+                job()
+            except DATABASE_ERRORS as exc:  # logged once by the state change, not once per run
+                database.failed(exc)
+
+        return run
+
+    def schedule_expiry() -> None:
+        upcoming = worker.next_expiry()
+        if upcoming is not None:
+            run_at = upcoming + timedelta(microseconds=1)  # expired means now > valid_through
+            scheduler.add_job(scan, "date", run_date=run_at, id="expiry", replace_existing=True)
+
+    @when_usable
+    def scan() -> None:
+        if worker.scan():
+            worker.wake()  # deliver now, not at the next poll
+        schedule_expiry()
+
+    @when_usable
+    def watch() -> None:
+        if worker.needs_scan():
+            scan()
+
+    scheduler.add_job(watch, "interval", seconds=settings.watch_interval, id="watch")
+    scheduler.add_job(scan, "interval", seconds=settings.scan_interval, id="scan", next_run_time=system_clock())
+    delivery = threading.Thread(target=worker.deliver, kwargs={"until": worker.stopping}, name="dispatch")
+    delivery.start()
     try:
-        scheduler.start()
+        if not worker.stopping.is_set():
+            scheduler.start()
     finally:
+        worker.stopping.set()
+        delivery.join(settings.delivery_timeout + LEASE_MARGIN)  # every attempt ends by its deadline
         worker.stop()
+
+
+def _migrated(worker: Worker, database: Database) -> bool:
+    """Migrate the database under its lock, waiting for it meanwhile (trying again with backoff, logging
+    once per change of state); False when the worker was told to stop first."""
+    while not worker.stopping.is_set():
+        try:
+            worker.outbox.store.migrate()
+        except DATABASE_ERRORS as exc:
+            database.failed(exc)
+            worker.stopping.wait(database.seconds_to_next_check())
+            continue
+        if database.check():
+            return True
+        worker.stopping.wait(database.seconds_to_next_check())
+    return False

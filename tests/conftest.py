@@ -137,13 +137,28 @@ def make_app(tmp_path: Path, database_url: str, web_clock: Clock) -> Iterator[Ca
             "reload_interval": 0.0,
             **overrides,
         }
-        app = create_app(settings, clock=clock or web_clock)
+        migrate(database_url)  # the release step, which the web process leaves to `syndicate migrate`
+        app = create_app(settings, clock=clock or web_clock, autoreload=False)
         made.append(app)
         return app
 
     yield make
     for app in made:  # PostgreSQL allows only so many connections: give each app's back
-        app.extensions["syndicate"].store.close()
+        app.extensions["syndicate"].close()
+
+
+def migrate(database_url: str) -> None:
+    """What `syndicate migrate` does before a web process starts."""
+    store = Store(database_url)
+    try:
+        store.migrate()
+    finally:
+        store.close()
+
+
+def reload(app: Any) -> None:
+    """One round of the app's refresher (what its background thread does every reload interval)."""
+    app.extensions["syndicate.web"].refresh()
 
 
 @pytest.fixture

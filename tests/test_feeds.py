@@ -10,7 +10,7 @@ from typing import Any
 
 import feedparser
 import pytest
-from conftest import posting_text, write
+from conftest import posting_text, reload, write
 from lxml import etree
 
 OPEN_SHIPPED = {
@@ -156,9 +156,11 @@ def test_an_edit_keeps_the_entry_id_and_moves_updated_only_on_change(
 ) -> None:
     path = write(postings_dir, "a.md", posting_text("a", title="Backend Engineer", date_posted="2026-11-01"))
     write(postings_dir, "b.md", posting_text("b", title="Frontend Engineer", date_posted="2026-11-02"))
-    client = make_app(postings_dir).test_client()
+    app = make_app(postings_dir)
+    client = app.test_client()
     before = {e.id: e for e in parsed(client, "/feed.atom").entries}
     path.write_text(posting_text("a", title="Senior Backend Engineer", date_posted="2026-11-01"), encoding="utf-8")
+    reload(app)
     after = {e.id: e for e in parsed(client, "/feed.atom").entries}
     assert set(after) == set(before)
     edited = next(i for i, e in after.items() if e.title == "Senior Backend Engineer")

@@ -65,6 +65,9 @@ class Harness:
             },
         )
         svc = build_services(settings)
+        svc.store.migrate()  # what the worker process does first
+        assert svc.database.check()
+        svc.loader.refresh()
         self.metrics = svc.metrics
         worker = Worker(settings, svc.store, svc.loader, clock=self.clock)
         self.workers.append(worker)

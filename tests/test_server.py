@@ -8,18 +8,27 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from conftest import REPO_ROOT, posting_text, write
+from conftest import REPO_ROOT, migrate, posting_text, write
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
 
 
 class Server:
@@ -32,8 +41,13 @@ class Server:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def settle(self, loaded: int, seconds: float = 10) -> None:
+        """Until every worker has reloaded to ``loaded`` postings (each reloads in its own thread)."""
+        assert wait_for(lambda: all(self.health()["postings"]["loaded"] == loaded for _ in range(8)), seconds)
+
 
 def start(tmp_path: Path, postings: Path, database_url: str) -> tuple[subprocess.Popen, str]:
+    migrate(database_url)  # the release step of the run command
     port = free_port()
     env = {
         **os.environ,
@@ -98,12 +112,13 @@ def test_edits_while_serving_reach_every_worker(server: Server) -> None:
     write(server.postings, "c.md", posting_text())
     (server.postings / "b.md").unlink()
     write(server.postings, "broken.md", "---\ntitle: [\n---\n")
-    # two workers: several requests land on both; every one must see the new state
-    for _ in range(6):
-        body = server.health()["postings"]
-        assert body["loaded"] == 2
-        assert body["rejected_files"] == 1
-        assert body["version"] != before
+
+    # two workers, each reloading in its own thread: within a few reload rounds both show the new state
+    def settled() -> bool:
+        bodies = [server.health()["postings"] for _ in range(8)]
+        return all(b["loaded"] == 2 and b["rejected_files"] == 1 and b["version"] != before for b in bodies)
+
+    assert wait_for(settled, 10)
     versions = {server.health()["postings"]["version"] for _ in range(6)}
     assert len(versions) == 1, "both workers compute the same version for the same postings"
 
@@ -151,6 +166,7 @@ def test_metrics_count_postings_by_state_and_rejected_files(server: Server) -> N
     write(server.postings, "closed.md", posting_text(status="closed"))
     write(server.postings, "expired.md", posting_text(valid_through="2020-01-01", date_posted="2019-12-01"))
     write(server.postings, "broken.md", "---\ntitle: [\n---\n")
+    server.settle(loaded=4)
     metrics = scrape(server.base)
     assert metrics[("syndicate_postings", (("state", "open"),))] == 2
     assert metrics[("syndicate_postings", (("state", "closed"),))] == 1
@@ -190,5 +206,6 @@ def test_conditional_get_and_gzip_over_a_real_socket(server: Server) -> None:
     assert int(zipped_headers["content-length"]) == len(zipped) < len(plain)
     # an edit changes the answer for a client holding the old copy
     write(server.postings, "c.md", posting_text("c", title="Brand New Role"))
+    server.settle(loaded=3)
     status, _, body = raw_get(server.base, "/feed.atom", {"If-None-Match": headers["etag"]})
     assert status == 200 and b"Brand New Role" in body

@@ -11,7 +11,7 @@ from typing import Any
 
 import feedparser
 import pytest
-from conftest import Clock, posting_text, write
+from conftest import Clock, posting_text, reload, write
 
 FEEDS = ("/feed.rss", "/feed.atom", "/feed.json", "/feeds/indeed.xml", "/api/postings", "/")
 
@@ -289,9 +289,11 @@ def test_a_repeated_request_renders_nothing(make_app: Callable[..., Any], monkey
 
 def test_a_changed_posting_changes_its_outputs(make_app: Callable[..., Any], postings_dir: Path) -> None:
     path = write(postings_dir, "a.md", posting_text("a", title="Backend Engineer"))
-    client = make_app(postings_dir).test_client()
+    app = make_app(postings_dir)
+    client = app.test_client()
     old = client.get("/jobs/a")
     path.write_text(posting_text("a", title="Platform Engineer"), encoding="utf-8")
+    reload(app)
     new = client.get("/jobs/a", headers={"If-None-Match": old.headers["ETag"]})
     assert new.status_code == 200 and "Platform Engineer" in new.text
 
@@ -338,12 +340,15 @@ def ims_status(client: Any, path: str, last_modified: str) -> int:
 
 def test_a_reverted_edit_still_counts_as_a_change(make_app: Callable[..., Any], postings_dir: Path) -> None:
     write(postings_dir, "a.md", posting_text("a"))
-    client = make_app(postings_dir).test_client()
+    app = make_app(postings_dir)
+    client = app.test_client()
     first = client.get("/feed.atom")
     extra = write(postings_dir, "b.md", posting_text("b", title="Temporary Role"))
+    reload(app)
     second = client.get("/feed.atom")
     assert b"Temporary Role" in second.data
     extra.unlink()  # back to the first set of postings: the same bytes as before
+    reload(app)
     third = client.get("/feed.atom")
     assert third.data == first.data
     assert parsedate_to_datetime(third.headers["Last-Modified"]) > parsedate_to_datetime(
@@ -354,9 +359,11 @@ def test_a_reverted_edit_still_counts_as_a_change(make_app: Callable[..., Any], 
 
 def test_two_changes_in_one_second_have_different_dates(make_app: Callable[..., Any], postings_dir: Path) -> None:
     path = write(postings_dir, "a.md", posting_text("a", title="First Title"))
-    client = make_app(postings_dir).test_client()
+    app = make_app(postings_dir)
+    client = app.test_client()
     before = {p: client.get(p) for p in ("/feed.rss", "/jobs/a")}
     path.write_text(posting_text("a", title="Second Title"), encoding="utf-8")  # well within the same second
+    reload(app)
     for p, old in before.items():
         new = client.get(p)
         assert b"Second Title" in new.data
@@ -368,10 +375,12 @@ def test_a_future_date_posted_does_not_date_the_outputs_in_the_future(
     make_app: Callable[..., Any], postings_dir: Path
 ) -> None:
     path = write(postings_dir, "a.md", posting_text("a", title="Early Bird", date_posted="2027-06-01"))
-    client = make_app(postings_dir).test_client()
+    app = make_app(postings_dir)
+    client = app.test_client()
     response = client.get("/jobs/a")
     assert parsedate_to_datetime(response.headers["Last-Modified"]).year == 2026
     path.write_text(posting_text("a", title="Early Bird, edited", date_posted="2027-06-01"), encoding="utf-8")
+    reload(app)
     assert ims_status(client, "/jobs/a", response.headers["Last-Modified"]) == 200
     assert json.loads(client.get("/api/postings/a").data)["updated"].startswith("2026-")
 
@@ -390,6 +399,7 @@ def test_with_the_database_down_last_modified_does_not_go_back(
 
     monkeypatch.setattr(app.extensions["syndicate"].store, "version_seen", down)
     extra.unlink()
+    reload(app)
     after = client.get("/feed.atom")
     assert b"Brief Role" not in after.data
     assert ims_status(client, "/feed.atom", served.headers["Last-Modified"]) == 200
