@@ -68,7 +68,8 @@ class RenderCache:
         self.hits = 0
         self.misses = 0
 
-    def get_or_render(self, key: Hashable, render: Callable[[], Rendered]) -> Rendered:
+    def get_or_render(self, key: Hashable, render: Callable[[], Rendered], keep: bool = True) -> Rendered:
+        """The cached entry, or ``render()`` (kept for next time unless ``keep`` is false)."""
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
@@ -77,7 +78,8 @@ class RenderCache:
                 return found
             self.misses += 1
         rendered = render()  # outside the lock: two threads may render the same bytes once each
-        self._store(key, rendered)
+        if keep:
+            self._store(key, rendered)
         return rendered
 
     def _store(self, key: Hashable, rendered: Rendered) -> None:

@@ -115,8 +115,10 @@ class Lanes:
             return self._take()
 
     def idle(self) -> bool:
+        """Nothing waits, runs, or waits to be collected (an outcome not yet taken is not idle)."""
         with self.cond:
-            return not self._busy() and not any(lane.waiting for lane in self._lanes.values())
+            waiting = any(lane.waiting for lane in self._lanes.values())
+            return not self._busy() and not waiting and not self._finished and not self._unsent
 
     def close(self) -> None:
         with self.cond:

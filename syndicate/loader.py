@@ -146,8 +146,7 @@ class PostingLoader:
         unusable: list[str] = []
         scanned = scan(self.root, unusable) if self.root.is_dir() else {}
         stamps = distrust_racy(scanned, time.time_ns(), files.RACY_NS)
-        for name in set(unusable) - self._unusable:
-            log.warning("posting %s: file: error: %s", name, files.UNUSABLE_NAME)
+        self._report_unusable(set(unusable) - self._unusable)
         self._unusable = frozenset(unusable)
         if stamps == self._stamps and old is not EMPTY and not self._unsure:
             return old
@@ -173,6 +172,18 @@ class PostingLoader:
         if old is not EMPTY:
             log.info("postings reloaded: %d file(s) changed, version %s", len(changed), new.version)
         return new
+
+    def _report_unusable(self, names: set[str]) -> None:
+        """Log each new unusable file name once, in the one process that records it first (the parse
+        cache keeps a marker per name, as it keeps each parsed file)."""
+        if not names:
+            return
+        marks = {hashlib.sha256(f"unusable\0{name}".encode()).hexdigest(): name for name in sorted(names)}
+        entries = [CacheEntry(key, name, "unusable", "[null, []]", None) for key, name in marks.items()]
+        first = self.database.call(lambda: self.store.cache_results(entries), None)
+        for key, name in marks.items():
+            if first is None or key in first:
+                log.warning("posting %s: file: error: %s", name, files.UNUSABLE_NAME)
 
     def _stamp_text(self, stamp: Stamp) -> str:
         """A file's stamp as the parse cache keeps it: a cached result counts only for the

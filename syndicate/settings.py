@@ -85,6 +85,14 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _host_list(raw: str) -> tuple[str, ...]:
+    hosts = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for host in hosts:
+        if "/" in host or (":" in host.strip("[]") and not host.startswith("[")):
+            raise ValueError(f"must be host names without scheme, path or port, got {host!r}")
+    return hosts
+
+
 def _url_list(raw: str) -> tuple[str, ...]:
     return tuple(_http_url(part.strip()) for part in raw.split(",") if part.strip())
 
@@ -202,6 +210,22 @@ SETTINGS: tuple[Setting, ...] = (
         "Public origin for absolute URLs in every output (e.g. `https://jobs.example`); empty: the request's.",
         _base_url,
     ),
+    Setting(
+        "cached_hosts",
+        "SYNDICATE_CACHED_HOSTS",
+        "4",
+        "Without `SYNDICATE_BASE_URL`: how many Host names (those asked for most) may keep rendered answers "
+        "in the cache; answers for other hosts are rendered each time and never push theirs out.",
+        _positive_int,
+    ),
+    Setting(
+        "allowed_hosts",
+        "SYNDICATE_ALLOWED_HOSTS",
+        "",
+        "Comma-separated Host names answered (`.example.com` also takes its subdomains); others get 400. "
+        "Empty: every host. `/healthz` and `/readyz` answer any host (probes call by address).",
+        _host_list,
+    ),
     Setting("site_name", "SYNDICATE_SITE_NAME", "Careers", "Name of the site in page titles and feeds."),
     Setting(
         "page_size",
@@ -313,6 +337,8 @@ class Settings:
     max_table_cells: int
     reload_interval: float
     base_url: str | None
+    cached_hosts: int
+    allowed_hosts: tuple[str, ...]
     site_name: str
     page_size: int
     websub_hubs: tuple[str, ...]

@@ -21,6 +21,7 @@ from . import outputs
 from .catalog import Catalog
 from .factory import Services, services
 from .filters import NO_FILTER, Filter, FilterError, parse_filter, parse_page
+from .hosts import host_allowed, hostname
 from .httpcache import Rendered, accepts_gzip, not_modified
 from .metrics import RenderCacheCollector
 from .model import Posting, Status
@@ -41,6 +42,7 @@ def init_app(app: Flask, svc: Services) -> WebState:
     svc.metrics.register(RenderCacheCollector(state.cache))
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = svc.settings.cache_max_age
     app.register_blueprint(bp)
+    app.before_request(_allowed_host)
     app.after_request(_conditional_fallback)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(405, _method_not_allowed)
@@ -53,6 +55,22 @@ def _state() -> WebState:
 
 def _links(state: WebState) -> Links:
     return Links.from_base(state.base_url or request.url_root)  # url_root keeps a mount prefix
+
+
+def _keep(state: WebState, links: Links) -> bool:
+    """Whether this answer may stay in the render cache: always with a base URL; else only for the few
+    hosts asked for most (see ``hosts``)."""
+    return state.base_url is not None or state.cached_hosts.owns(links.base)
+
+
+def _allowed_host() -> ResponseReturnValue | None:
+    """400 for a Host outside ``SYNDICATE_ALLOWED_HOSTS`` (probes, which call by address, excepted)."""
+    state = _state()
+    if not state.allowed_hosts or request.path in ("/healthz", "/readyz"):
+        return None
+    if host_allowed(hostname(request.host), state.allowed_hosts):
+        return None
+    return _error(400, f"this site does not answer for the host {request.host!r}", "text")
 
 
 def _max_age(state: WebState, catalog: Catalog, epoch: int, now: datetime) -> int:
@@ -109,7 +127,9 @@ def _cached(
     links = _links(state)
     try:
         rendered = state.cache.get_or_render(
-            (kind, links.base, key, catalog.version, catalog.changed_at, epoch), lambda: render(catalog, epoch, links)
+            (kind, links.base, key, catalog.version, catalog.changed_at, epoch),
+            lambda: render(catalog, epoch, links),
+            keep=_keep(state, links),
         )
     except PageNotFound as exc:
         return _error(404, str(exc), error_kind)
@@ -191,7 +211,9 @@ def _one(
     links = _links(state)
     digest = catalog.snapshot.digests.get(posting.id)
     if catalog.is_listed(posting, epoch):
-        rendered = state.cache.get_or_render((kind, links.base, posting.id, digest), lambda: render(posting, links))
+        rendered = state.cache.get_or_render(
+            (kind, links.base, posting.id, digest), lambda: render(posting, links), keep=_keep(state, links)
+        )
         return respond(rendered, _max_age(state, catalog, epoch, now))
     if error_kind != "html":
         reason = "closed" if posting.status is Status.CLOSED else "expired"
@@ -199,7 +221,9 @@ def _one(
         response.headers["Cache-Control"] = f"public, max-age={state.max_age}"
         return response
     gone = state.cache.get_or_render(
-        ("gone", links.base, posting.id, digest), lambda: outputs.gone_page(posting, links, state.site)
+        ("gone", links.base, posting.id, digest),
+        lambda: outputs.gone_page(posting, links, state.site),
+        keep=_keep(state, links),
     )
     return respond(gone, state.max_age)
 

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from .catalog import Catalog
 from .dates import Dates
+from .hosts import CachedHosts
 from .httpcache import RenderCache
 from .outputs import Site
 from .snapshot import Snapshot
@@ -40,6 +41,8 @@ class WebState:
         self.base_url = settings.base_url
         self.max_age = settings.cache_max_age
         self.cache = RenderCache(settings.render_cache_mb * 1024 * 1024)
+        self.cached_hosts = CachedHosts(settings.cached_hosts)
+        self.allowed_hosts = settings.allowed_hosts
         self.interval = max(settings.reload_interval, SHORTEST_PAUSE)
         self._catalog: Catalog | None = None
         self._lock = threading.Lock()  # one refresh at a time (the thread, or a test calling refresh())
@@ -128,6 +131,7 @@ class WebState:
         degraded = not database["database"] or provisional
         body: dict[str, object] = {
             "status": "unavailable" if catalog is None else "degraded" if degraded else "ok",
+            "process": os.getpid(),  # which worker answered: each checks and reloads on its own
             **database,
             "postings": {
                 "version": snapshot.version,

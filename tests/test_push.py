@@ -540,3 +540,97 @@ def test_two_workers_never_claim_the_same_delivery(h: Harness) -> None:
         t.join()
     assert not set(claimed[0]) & set(claimed[1])
     assert len(claimed[0]) + len(claimed[1]) == 60
+
+
+def test_a_board_that_answered_410_gets_nothing_more(h: Harness) -> None:
+    """The deliveries a board had already claimed were still sent after its 410 (11 to 20 POSTs): now its
+    lane starts nothing more; only what was already in flight beside the 410 arrives."""
+    h.boards(board_toml("gone", h.sink.url))
+    worker = h.worker(delivery_concurrency=4)
+    for n in range(20):
+        write(h.postings, f"p{n:02d}.md", posting_text(f"p{n:02d}"))
+    h.sink.answers.extend([(410, {})] * 20)
+    worker.cycle()
+    in_flight_beside_it = 4
+    assert h.sink.requests_seen <= in_flight_beside_it, h.sink.requests_seen
+    assert worker.outbox.disabled_boards() == {"gone"}
+    waiting = worker.outbox.deliveries(board="gone")
+    assert len(waiting) == 20 and all(d.state == PENDING and d.lease_owner is None for d in waiting)
+    h.clock.advance(hours=1)
+    worker.cycle()
+    assert h.sink.requests_seen <= in_flight_beside_it, "and nothing after it either"
+
+
+def test_a_result_that_arrives_after_the_lease_was_lost_is_kept_if_nobody_sent_since(h: Harness) -> None:
+    from syndicate.outbox import Attempt, Outcome
+
+    h.boards(board_toml("board", h.sink.url))
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    worker.scan()
+    outbox, lease = worker.outbox, timedelta(seconds=30)
+    [mine] = outbox.claim(h.clock(), "me", 10, lease, ["board"])
+
+    def outcome(item, state: str, status: int) -> Outcome:
+        attempt = Attempt(item.webhook_id, h.clock(), status, 5.0, None if status < 300 else "http", None)
+        return Outcome(item, attempt, state, None if state == SUCCEEDED else h.clock() + timedelta(seconds=5))
+
+    h.clock.advance(seconds=31)  # my lease ran out while I sent; another worker took the delivery over
+    [theirs] = outbox.claim(h.clock(), "them", 10, lease, ["board"])
+    assert theirs.seq == mine.seq
+    assert outbox.record([outcome(mine, PENDING, 500)], h.clock()) == 0, "a late failure leaves it to them"
+    assert outbox.record([outcome(mine, SUCCEEDED, 204)], h.clock()) == 1, "a late success is not thrown away"
+    assert outbox.record([outcome(theirs, PENDING, 500)], h.clock()) == 0, "the board has it: theirs is moot"
+    [row] = outbox.deliveries()
+    assert (row.state, row.attempts, row.last_status) == (SUCCEEDED, 1, 204)
+    assert len(outbox.attempts(row.webhook_id)) == 3, "every attempt is in the log"
+
+    write(h.postings, "a.md", posting_text("a", title="Edited"))
+    worker.scan()
+    [mine] = outbox.claim(h.clock(), "me", 10, lease, ["board"])
+    h.clock.advance(seconds=31)
+    [theirs] = outbox.claim(h.clock(), "them", 10, lease, ["board"])
+    assert outbox.record([outcome(theirs, PENDING, 500)], h.clock()) == 1
+    assert outbox.record([outcome(mine, SUCCEEDED, 204)], h.clock()) == 0, "someone sent it since: not mine"
+
+
+def test_urls_with_credentials_are_never_shown_or_stored_whole(h: Harness) -> None:
+    import json as json_
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    url = "http://hook-user:hook-pass@127.0.0.1:9/hooks?token=tok-secret-123&v=2"  # nothing listens on port 9
+    h.boards(board_toml("board", url))
+    worker = h.worker()
+    write(h.postings, "a.md", posting_text("a"))
+    worker.cycle()
+    [delivery] = worker.outbox.deliveries()
+    [attempt] = worker.outbox.attempts(delivery.webhook_id)
+    assert attempt.error_class == "connect" and attempt.excerpt
+    env = {
+        **__import__("os").environ,
+        "SYNDICATE_POSTINGS_DIR": str(h.postings),
+        "SYNDICATE_INSTANCE_DIR": str(h.tmp_path / "instance"),
+        "SYNDICATE_BOARDS": str(h.boards_path),
+        "DATABASE_URL": h.database_url,
+    }
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", "syndicate", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done.stdout + done.stderr
+
+    shown = cli("boards") + cli("deliveries", "--format", "json") + attempt.excerpt
+    for secret in ("hook-user", "hook-pass", "tok-secret-123"):
+        assert secret not in shown, secret
+    assert "http://***@127.0.0.1:9/hooks?token=***&v=***" in shown
+    log = json_.loads(cli("deliveries", "--format", "json"))
+    assert log[0]["attempt_log"][0]["error"] == "connect"
