@@ -54,12 +54,39 @@ _MAYBE_MOJIBAKE = re.compile(f"[\u00c2-\u00f4][{_CP1252_CONTINUATION}]")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
+PIECE = 16 * 1024  # characters one call of a regex or of ftfy takes at a time
+
+
+def pieces(text: str, size: int = PIECE, after: str = "\n ") -> list[str]:
+    """``text`` cut every ``size`` characters or so, just after one of ``after`` (a line end, else a
+    space) when there is one within another ``size``. A regex or ftfy holds the GIL for the whole string
+    it is given: in pieces, a web process parsing a large file in its refresher thread still answers
+    requests between them."""
+    if len(text) <= size:
+        return [text]
+    out, start = [], 0
+    while start < len(text):
+        end = -1
+        for mark in after:
+            end = text.find(mark, start + size, start + 2 * size)
+            if end >= 0:
+                break
+        end = min(len(text), start + size) if end < 0 else end + 1
+        out.append(text[start:end])
+        start = end
+    return out
+
+
 def strip_controls(text: str) -> tuple[str, str]:
     """``text`` without control characters, and the ones removed (empty when none)."""
-    found = _CONTROLS.findall(text)
-    if not found:
+    if _CONTROLS.search(text) is None:
         return text, ""
-    return _CONTROLS.sub("", text), "".join(dict.fromkeys(found))
+    found: dict[str, None] = {}
+    clean = []
+    for piece in pieces(text):
+        found.update(dict.fromkeys(_CONTROLS.findall(piece)))
+        clean.append(_CONTROLS.sub("", piece))
+    return "".join(clean), "".join(found)
 
 
 def describe_controls(removed: str) -> str:
@@ -70,7 +97,7 @@ def repair_mojibake(text: str) -> str:
     """Undo a wrong-encoding round trip (``Rustâ€™s`` -> ``Rust’s``); leave the rest as written."""
     if text.isascii() or not _MAYBE_MOJIBAKE.search(text):
         return text
-    return ftfy.fix_text(text, _REPAIR_ONLY)
+    return "".join(ftfy.fix_text(piece, _REPAIR_ONLY) for piece in pieces(text))  # damage never spans lines
 
 
 # --- Markdown -> sanitised HTML -------------------------------------------------
@@ -210,15 +237,16 @@ def table_cells(markdown: str) -> int:
 def html_depth(html: str, stop_above: int) -> int:
     """The deepest nesting of elements in cmark's ``html`` (stops counting once above ``stop_above``)."""
     depth = deepest = 0
-    for closing in _TAG.findall(html):
-        if closing:
-            depth -= 1
-        else:
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > stop_above:
-                    break
+    for piece in pieces(html, 4 * PIECE, after=">"):  # a tag never spans a cut just after a ">"
+        for closing in _TAG.findall(piece):
+            if closing:
+                depth -= 1
+            else:
+                depth += 1
+                if depth > deepest:
+                    deepest = depth
+                    if deepest > stop_above:
+                        return deepest
     return deepest
 
 
