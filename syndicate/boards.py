@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .redact import redact_url
+
 log = logging.getLogger(__name__)
 
 EVENTS = ("posting.created", "posting.updated", "posting.closed")
@@ -67,6 +69,10 @@ class Board:
     events: frozenset[str] = frozenset(EVENTS)
     tags: frozenset[str] = frozenset()  # empty: every posting
 
+    def __repr__(self) -> str:  # a URL may carry credentials: never shown whole
+        shown = f"name={self.name!r}, url={redact_url(self.url)!r}"
+        return f"Board({shown}, events={sorted(self.events)}, tags={sorted(self.tags)})"
+
     def wants(self, event_type: str) -> bool:
         return event_type in self.events
 
@@ -102,7 +108,8 @@ def _board(entry: Any, index: int, environ: Mapping[str, str], problems: list[st
     url = entry.get("url")
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"{where}: url: must be an absolute http or https URL, got {url!r}")
+        shown = redact_url(url) if isinstance(url, str) else url
+        problems.append(f"{where}: url: must be an absolute http or https URL, got {shown!r}")
     secret = None
     if "secret" in entry and "secret_env" in entry:
         problems.append(f"{where}: secret: give secret or secret_env, not both")

@@ -144,3 +144,16 @@ def test_a_bad_boards_file_stops_the_worker_with_the_reason(cli_env: dict[str, s
         assert result.returncode != 0
         assert "board 'board': url: must be an absolute http or https URL" in result.stderr
         assert DEMO_SECRET not in result.stderr + result.stdout
+
+
+def test_a_url_with_credentials_is_never_repeated_whole() -> None:
+    text = '[[boards]]\nname = "b"\nurl = "ftp://user:hunter2@board.example/x?token=t0ps3cret"\nsecret = "x"\n'
+    with pytest.raises(BoardsError) as raised:
+        parse_boards(text, Path("boards.toml"))
+    assert "hunter2" not in str(raised.value) and "t0ps3cret" not in str(raised.value)
+    assert "'ftp://***@board.example/x?token=***'" in str(raised.value)
+    board = parse_boards(
+        f'[[boards]]\nname = "b"\nurl = "https://u:hunter2@board.example/?token=t0ps3cret"\nsecret = "{DEMO_SECRET}"\n',
+        Path("boards.toml"),
+    )[0]
+    assert "hunter2" not in repr(board) and "t0ps3cret" not in repr(board)
