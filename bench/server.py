@@ -46,6 +46,11 @@ def gunicorn(
         **(env or {}),
     }
     full_env.pop("DATABASE_URL", None)  # the default: SQLite in the instance folder
+    from syndicate.store import Store
+
+    store = Store(f"sqlite:///{instance / 'syndicate.db'}")  # the release step, as the run command does
+    store.migrate()
+    store.close()
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}", app]
     with open(log, "w", encoding="utf-8") as err:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=full_env, stdout=err, stderr=subprocess.STDOUT)

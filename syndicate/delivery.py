@@ -142,11 +142,13 @@ class _Watchdog:
 
     def add(self, deadline: Deadline) -> None:
         with self._cond:
+            sooner = not self._heap or deadline.at < self._heap[0][0]
             heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="delivery-deadlines", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if sooner:  # deadlines mostly come in time order: the thread is woken only when it must be
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:

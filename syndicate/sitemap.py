@@ -25,5 +25,12 @@ def render_sitemap(urls: Iterable[tuple[str, datetime | None]]) -> bytes:
 
 
 def render_robots(sitemap_url: str) -> bytes:
-    rules = ["User-agent: *", "Allow: /", "Disallow: /api/", "Disallow: /metrics", "Disallow: /healthz"]
+    rules = [
+        "User-agent: *",
+        "Allow: /",
+        "Disallow: /api/",
+        "Disallow: /metrics",
+        "Disallow: /healthz",
+        "Disallow: /readyz",
+    ]
     return "\n".join([*rules, "", f"Sitemap: {sitemap_url}", ""]).encode()
