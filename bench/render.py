@@ -284,7 +284,8 @@ def main() -> None:
 
     if edits:
         print(
-            f"\nFile change to new bytes served: gunicorn --workers 2, 1,000 postings, SYNDICATE_RELOAD_INTERVAL "
+            "\nFile change to new bytes served: gunicorn.conf.py, --workers 2, 1,000 postings, "
+            "SYNDICATE_RELOAD_INTERVAL "
             f"default (1 s), {len(edits)} edits, polled back to back\n"
         )
         print("| path | first new answer, median | max | every answer new (both workers), median | max |")

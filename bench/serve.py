@@ -197,7 +197,8 @@ def main() -> None:
         problems = problems_in_log(log)
 
     print(
-        f"\n{args.count} postings; gunicorn --workers 2; wrk -t{args.threads} -c{args.connections} "
+        f"\n{args.count} postings; gunicorn.conf.py, --workers 2 (gthread, 8 threads); "
+        f"wrk -t{args.threads} -c{args.connections} "
         f"-d{args.duration:g}s, {args.rounds} rounds, medians; {os.cpu_count()} cores shared by wrk and gunicorn; "
         f"other processes used at most {max(foreign):.0%} of the machine during a kept measurement\n"
     )

@@ -33,7 +33,8 @@ def gunicorn(
     env: Mapping[str, str] | None = None,
     workers: int = 2,
 ) -> Iterator[str]:
-    """``gunicorn --workers 2 --bind 127.0.0.1:PORT APP`` (the Procfile's web line, without the
+    """``gunicorn --workers 2 --bind 127.0.0.1:PORT APP`` from the repository root, so with the settings of
+    ``gunicorn.conf.py`` (threaded workers) as the Procfile's web line, without the
     access log); yields the base URL once every worker answers. Its output goes to ``log``.
     ``APP`` must have the route ``/_bench/pid`` (``bench.serve_app:app`` has)."""
     port = free_port()

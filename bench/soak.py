@@ -380,13 +380,17 @@ def converged(base: str, folder: Path, scratch: Path, tally: Tally) -> int:
     import requests
 
     from syndicate.factory import create_app
+    from syndicate.store import Store
 
-    fresh = create_app({"postings_dir": folder, "instance_dir": scratch, "base_url": base})
+    store = Store(f"sqlite:///{scratch / 'syndicate.db'}")  # the release step, as for the server
+    store.migrate()
+    store.close()
+    fresh = create_app({"postings_dir": folder, "instance_dir": scratch, "base_url": base}, autoreload=False)
     with fresh.test_client() as local:
         want = {p["id"]: p for p in _all_pages(lambda url: local.get(url).get_json(), "/api/postings")}
     mismatches = 0
     with requests.Session() as http:
-        for _ in range(6):  # sync workers: six rounds reach both with near certainty
+        for _ in range(6):  # six rounds reach both workers with near certainty
             got = {p["id"]: p for p in _all_pages(lambda url: http.get(base + url, timeout=30).json(), "/api/postings")}
             if set(got) != set(want):
                 mismatches += 1
@@ -482,7 +486,7 @@ def main() -> None:
     phases = [run_phase(args, interval.strip()) for interval in args.reload_intervals.split(",")]
 
     print(
-        f"\n{args.count} postings, gunicorn --workers 2, {args.clients} clients for {args.duration:g} s "
+        f"\n{args.count} postings, gunicorn.conf.py, --workers 2, {args.clients} clients for {args.duration:g} s "
         f"while postings are edited, per SYNDICATE_RELOAD_INTERVAL\n"
     )
     rows: list[tuple[str, list[str]]] = [

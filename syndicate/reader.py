@@ -29,7 +29,7 @@ from .model import (
     posting_to_record,
 )
 from .schema import KEY_ALIASES, KNOWN_KEYS, FieldProblem, validate_front_matter
-from .text import MarkdownRefused, describe_controls, render_markdown, repair_mojibake, strip_controls
+from .text import MarkdownRefused, describe_controls, has_controls, render_markdown, repair_mojibake, strip_controls
 from .yamltext import FrontMatterError, load_front_matter
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,9 @@ def _decode(raw: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _split(text: str, limits: Limits) -> tuple[dict[str, Any], str]:
+def _split(text: str, limits: Limits) -> tuple[dict[str, Any], str, bool]:
+    """(data, body, whether a value may hold a control character: the text has one, or a backslash
+    that a double-quoted YAML string could make one of)."""
     if not _YAML.detect(text):
         raise _Rejected("front matter", "no front matter: the file must start with a '---' line")
     try:
@@ -117,7 +119,7 @@ def _split(text: str, limits: Limits) -> tuple[dict[str, Any], str]:
         data = {}
     if not isinstance(data, dict):
         raise _Rejected("front matter", f"must be a mapping of keys, got {type(data).__name__}")
-    return {str(k): v for k, v in data.items()}, body
+    return {str(k): v for k, v in data.items()}, body, "\\" in front or has_controls(front)
 
 
 def _count_keys(data: dict[str, Any]) -> int:
@@ -212,10 +214,11 @@ def read_posting(raw: bytes, source: str, tz: tzinfo, limits: Limits = DEFAULT_L
     warnings: list[tuple[str, str]] = []
     posting_id: str | None = None
     try:
-        data, body = _split(_decode(raw), limits)
+        data, body, maybe_controls = _split(_decode(raw), limits)
         _check_counts(data, limits)
         removed: dict[str, str] = {}
-        data = _without_controls(data, "", removed)
+        if maybe_controls:  # most front matter has neither: no value needs a look
+            data = _without_controls(data, "", removed)
         body = _without_controls(body, "description", removed)
         for field, chars in removed.items():
             warnings.append((field, f"control characters removed ({describe_controls(chars)})"))

@@ -56,6 +56,15 @@ snapshot_version = sa.Table(
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# A posting's new content and change time, written only while its row still has the hash read before:
+# a process that recorded a newer state in between keeps it.
+_MOVE_IF_UNCHANGED = (
+    posting_state.update()
+    .where(posting_state.c.id == sa.bindparam("b_id"))
+    .where(posting_state.c.content_hash == sa.bindparam("b_old"))
+    .values(content_hash=sa.bindparam("b_hash"), changed_at=sa.bindparam("b_changed"))
+)
+
 VERSION_MEMORY = timedelta(days=30)
 _WHOLE_TABLE = 2000  # above this many values, one scan of the table beats many IN lists
 _CHUNK = 500  # bound parameters per statement stay well under SQLite's limit
@@ -121,6 +130,17 @@ def _rows_where_in(conn: Connection, query: sa.Select, column: sa.Column, values
         return
     for chunk in _chunks(values):
         yield from conn.execute(query.where(column.in_(chunk))).all()  # all(): one fetch, not one per row
+
+
+def _state_row(seen: Seen, dates: PostingDates) -> dict[str, Any]:
+    """A ``posting_state`` row for a posting and the dates it was given."""
+    return {
+        "id": seen.id,
+        "first_seen": _utc(dates.first_seen),
+        "content_hash": seen.content_hash,
+        "changed_at": _utc(dates.changed_at),
+        "source": seen.source,
+    }
 
 
 def _insert(engine: Engine):
@@ -277,10 +297,7 @@ class Store:
                 # only a row whose hash is still the one read above moves: a process that
                 # wrote a newer state in between keeps it, and the read-back below shows it
                 conn.execute(
-                    posting_state.update()
-                    .where(posting_state.c.id == sa.bindparam("b_id"))
-                    .where(posting_state.c.content_hash == sa.bindparam("b_old"))
-                    .values(content_hash=sa.bindparam("b_hash"), changed_at=sa.bindparam("b_changed")),
+                    _MOVE_IF_UNCHANGED,
                     [
                         {
                             "b_id": s.id,
@@ -313,17 +330,7 @@ class Store:
         known = self._posting_states([s.id for s, _ in rows])
         insert = _insert(self.engine)
         with self._writer.begin() as conn:
-            new = [
-                {
-                    "id": s.id,
-                    "first_seen": _utc(d.first_seen),
-                    "content_hash": s.content_hash,
-                    "changed_at": _utc(d.changed_at),
-                    "source": s.source,
-                }
-                for s, d in rows
-                if s.id not in known
-            ]
+            new = [_state_row(s, d) for s, d in rows if s.id not in known]
             for chunk in _chunks(new):
                 conn.execute(insert(posting_state).on_conflict_do_nothing(index_elements=["id"]), chunk)
             moved = [
@@ -333,25 +340,13 @@ class Store:
             ]
             if moved:
                 conn.execute(
-                    posting_state.update()
-                    .where(posting_state.c.id == sa.bindparam("b_id"))
-                    .where(posting_state.c.content_hash == sa.bindparam("b_old"))
-                    .values(content_hash=sa.bindparam("b_hash"), changed_at=sa.bindparam("b_changed")),
+                    _MOVE_IF_UNCHANGED,
                     moved,
                 )
 
     def mirror_postings(self, rows: Iterable[tuple[Seen, PostingDates]]) -> None:
         """Write these rows as they are, whatever was there (a standby copying the database's answers)."""
-        values = [
-            {
-                "id": s.id,
-                "first_seen": _utc(d.first_seen),
-                "content_hash": s.content_hash,
-                "changed_at": _utc(d.changed_at),
-                "source": s.source,
-            }
-            for s, d in rows
-        ]
+        values = [_state_row(s, d) for s, d in rows]
         statement = _insert(self.engine)(posting_state)
         upsert = statement.on_conflict_do_update(
             index_elements=["id"],

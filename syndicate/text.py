@@ -77,6 +77,10 @@ def pieces(text: str, size: int = PIECE, after: str = "\n ") -> list[str]:
     return out
 
 
+def has_controls(text: str) -> bool:
+    return _CONTROLS.search(text) is not None
+
+
 def strip_controls(text: str) -> tuple[str, str]:
     """``text`` without control characters, and the ones removed (empty when none)."""
     if _CONTROLS.search(text) is None:

@@ -84,14 +84,13 @@ class TcpProxy:
         self.cut()
 
 
-class HangingBoard:
-    """Accepts connections and never answers (reads the request, then holds the socket)."""
+class _Board:
+    """A board on a loopback port that hands each connection to ``_serve`` in a thread of its own."""
 
     def __init__(self) -> None:
         self._server = _listen()
         self.port = self._server.getsockname()[1]
         self.connections = 0
-        self._held: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -105,47 +104,45 @@ class HangingBoard:
             except OSError:
                 return
             self.connections += 1
-            self._held.append(client)
-            threading.Thread(target=self._drain, args=(client,), daemon=True).start()
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    def _drain(self, client: socket.socket) -> None:
+    def _serve(self, client: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        _close(self._server)
+
+
+class HangingBoard(_Board):
+    """Accepts connections and never answers (reads the request, then holds the socket)."""
+
+    def __init__(self) -> None:
+        self._held: list[socket.socket] = []
+        super().__init__()
+
+    def _serve(self, client: socket.socket) -> None:
+        self._held.append(client)
         with contextlib.suppress(OSError):
             while client.recv(65536):
                 pass
 
     def close(self) -> None:
-        _close(self._server)
+        super().close()
         for sock in self._held:
             _close(sock)
 
 
-class DrippingBoard:
+class DrippingBoard(_Board):
     """Reads a request, then answers ``200 OK`` one byte per ``interval`` seconds. Records, per
     connection, the webhook id it carried and when it was open."""
 
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
-        self._server = _listen()
-        self.port = self._server.getsockname()[1]
         self.sends: list[tuple[str, float, float]] = []  # (webhook id, opened, closed), monotonic
-        self.connections = 0
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/jobs"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._drip, args=(client,), daemon=True).start()
-
-    def _drip(self, client: socket.socket) -> None:
+    def _serve(self, client: socket.socket) -> None:
         opened = time.monotonic()
         webhook_id = ""
         try:
@@ -179,9 +176,6 @@ class DrippingBoard:
             _close(client)
             with self._lock:
                 self.sends.append((webhook_id, opened, time.monotonic()))
-
-    def close(self) -> None:
-        _close(self._server)
 
 
 @contextlib.contextmanager

@@ -45,6 +45,28 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def service_env(tmp_path: Path, postings: Path, database_url: str, **more: str) -> dict[str, str]:
+    """The environment of a service process over ``postings`` and ``database_url`` (state in ``tmp_path``)."""
+    return {
+        "SYNDICATE_POSTINGS_DIR": str(postings),
+        "SYNDICATE_INSTANCE_DIR": str(tmp_path / "instance"),
+        "DATABASE_URL": database_url,
+        **more,
+    }
+
+
+def run_cli(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``flask --app app syndicate ARGS`` to the end, with ``env`` (over this process's environment)."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "syndicate", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def get(url: str, timeout: float = 5, **kwargs: object) -> requests.Response | None:
     """The answer, or None when there is none within ``timeout``."""
     try:

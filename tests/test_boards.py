@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, posting_text, write
+from conftest import posting_text, write
+from processes import run_cli
 
 from bench.sink import DEMO_SECRET, Sink
 from syndicate.boards import BoardsError, parse_boards
@@ -94,14 +94,7 @@ def cli_env(tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink) -
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "syndicate", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(env, *args)
 
 
 def test_dry_run_prints_the_bodies_and_sends_nothing(cli_env: dict[str, str], sink: Sink) -> None:

@@ -11,7 +11,7 @@ import pytest
 import requests
 from conftest import migrate, posting_text, write
 from faults import slow_clients
-from processes import Web
+from processes import Web, service_env
 
 
 def test_made_up_hosts_never_push_the_real_sites_entries_out(make_app: Callable[..., Any], postings_dir: Path) -> None:
@@ -70,12 +70,7 @@ def test_four_slow_clients_do_not_starve_the_web(tmp_path: Path, postings_dir: P
     threaded workers give each slow client a thread and answer everyone else."""
     write(postings_dir, "a.md", posting_text("a"))
     migrate(database_url)
-    env = {
-        "SYNDICATE_POSTINGS_DIR": str(postings_dir),
-        "SYNDICATE_INSTANCE_DIR": str(tmp_path / "instance"),
-        "DATABASE_URL": database_url,
-    }
-    web = Web(env, tmp_path / "web.log")
+    web = Web(service_env(tmp_path, postings_dir, database_url), tmp_path / "web.log")
     try:
         with slow_clients(web.port, 4):
             time.sleep(2)  # the slow clients have their connections, and send on
@@ -96,11 +91,7 @@ def test_forwarded_proto_is_believed_only_from_this_machine(
     """gunicorn.conf.py trusts X-Forwarded-Proto from loopback, where the reverse proxy runs."""
     write(postings_dir, "a.md", posting_text("a"))
     migrate(database_url)
-    env = {
-        "SYNDICATE_POSTINGS_DIR": str(postings_dir),
-        "SYNDICATE_INSTANCE_DIR": str(tmp_path / "instance"),
-        "DATABASE_URL": database_url,
-    }
+    env = service_env(tmp_path, postings_dir, database_url)
     web = Web({**env, "FORWARDED_ALLOW_IPS": "127.0.0.1"}, tmp_path / "web.log")
     try:
         proxied = requests.get(f"{web.base}/feed.atom", headers={"X-Forwarded-Proto": "https"}, timeout=5)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import migrate, posting_text, write
-from processes import Web, wait_for
+from processes import Web, service_env, wait_for
 
 from syndicate.logs import configure_logging, safe
 
@@ -27,12 +27,7 @@ def test_a_broken_file_is_logged_once_per_change_by_one_process(
 ) -> None:
     write(postings_dir, "good.md", posting_text("good"))
     migrate(database_url)
-    env = {
-        "SYNDICATE_POSTINGS_DIR": str(postings_dir),
-        "SYNDICATE_INSTANCE_DIR": str(tmp_path / "instance"),
-        "DATABASE_URL": database_url,
-        "SYNDICATE_RELOAD_INTERVAL": "0.1",
-    }
+    env = service_env(tmp_path, postings_dir, database_url, SYNDICATE_RELOAD_INTERVAL="0.1")
     web = Web(env, tmp_path / "web.log", workers=3)
     try:
         unknown = "\n".join(f"extra_{i}: 1" for i in range(60))

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import migrate, posting_text, write
 from faults import TcpProxy
-from processes import Web, WorkerProcess, get, wait_for
+from processes import Web, WorkerProcess, get, service_env, wait_for
 
 from bench.sink import DEMO_SECRET, Sink
 
@@ -38,15 +38,15 @@ def through(url: str, proxy: TcpProxy) -> str:
 
 
 def env(tmp_path: Path, postings: Path, database_url: str, **more: str) -> dict[str, str]:
-    return {
-        "SYNDICATE_POSTINGS_DIR": str(postings),
-        "SYNDICATE_INSTANCE_DIR": str(tmp_path / "instance"),
-        "DATABASE_URL": database_url,
-        "SYNDICATE_RELOAD_INTERVAL": "0.2",
-        "SYNDICATE_DATABASE_TIMEOUT": "1",
-        "SYNDICATE_BOARDS": str(tmp_path / "no-boards.toml"),
+    return service_env(
+        tmp_path,
+        postings,
+        database_url,
+        SYNDICATE_RELOAD_INTERVAL="0.2",
+        SYNDICATE_DATABASE_TIMEOUT="1",
+        SYNDICATE_BOARDS=str(tmp_path / "no-boards.toml"),
         **more,
-    }
+    )
 
 
 def posted(web: Web, posting_id: str) -> set[str | None]:

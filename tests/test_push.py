@@ -596,10 +596,8 @@ def test_a_result_that_arrives_after_the_lease_was_lost_is_kept_if_nobody_sent_s
 
 def test_urls_with_credentials_are_never_shown_or_stored_whole(h: Harness) -> None:
     import json as json_
-    import subprocess
-    import sys
 
-    from conftest import REPO_ROOT
+    from processes import run_cli, service_env
 
     url = "http://hook-user:hook-pass@127.0.0.1:9/hooks?token=tok-secret-123&v=2"  # nothing listens on port 9
     h.boards(board_toml("board", url))
@@ -609,23 +607,10 @@ def test_urls_with_credentials_are_never_shown_or_stored_whole(h: Harness) -> No
     [delivery] = worker.outbox.deliveries()
     [attempt] = worker.outbox.attempts(delivery.webhook_id)
     assert attempt.error_class == "connect" and attempt.excerpt
-    env = {
-        **__import__("os").environ,
-        "SYNDICATE_POSTINGS_DIR": str(h.postings),
-        "SYNDICATE_INSTANCE_DIR": str(h.tmp_path / "instance"),
-        "SYNDICATE_BOARDS": str(h.boards_path),
-        "DATABASE_URL": h.database_url,
-    }
+    env = service_env(h.tmp_path, h.postings, h.database_url, SYNDICATE_BOARDS=str(h.boards_path))
 
     def cli(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", "syndicate", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_cli(env, *args)
         return done.stdout + done.stderr
 
     shown = cli("boards") + cli("deliveries", "--format", "json") + attempt.excerpt

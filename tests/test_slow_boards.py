@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import posting_text, write
 from faults import DrippingBoard, HangingBoard
-from processes import WorkerProcess, wait_for
+from processes import WorkerProcess, service_env, wait_for
 
 from bench.sink import DEMO_SECRET, Sink
 from syndicate.outbox import Outbox
@@ -51,19 +51,19 @@ def boards_file(tmp_path: Path, **urls: str) -> Path:
 
 
 def worker_env(tmp_path: Path, postings: Path, database_url: str, boards: Path, **more: str) -> dict[str, str]:
-    return {
-        "SYNDICATE_POSTINGS_DIR": str(postings),
-        "SYNDICATE_INSTANCE_DIR": str(tmp_path / "instance"),
-        "SYNDICATE_BOARDS": str(boards),
-        "DATABASE_URL": database_url,
-        "SYNDICATE_WATCH_INTERVAL": "0.1",
-        "SYNDICATE_CONNECT_TIMEOUT": "2",
-        "SYNDICATE_DELIVERY_TIMEOUT": str(DELIVERY_TIMEOUT),
-        "SYNDICATE_LEASE_SECONDS": "10",
-        "SYNDICATE_RETRY_SCHEDULE": "0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1",
-        "SYNDICATE_BASE_URL": "https://jobs.example",
+    return service_env(
+        tmp_path,
+        postings,
+        database_url,
+        SYNDICATE_BOARDS=str(boards),
+        SYNDICATE_WATCH_INTERVAL="0.1",
+        SYNDICATE_CONNECT_TIMEOUT="2",
+        SYNDICATE_DELIVERY_TIMEOUT=str(DELIVERY_TIMEOUT),
+        SYNDICATE_LEASE_SECONDS="10",
+        SYNDICATE_RETRY_SCHEDULE=",".join(["0"] + ["1"] * 19),
+        SYNDICATE_BASE_URL="https://jobs.example",
         **more,
-    }
+    )
 
 
 def arrival(sink: Sink, title: str) -> float | None:
