@@ -102,7 +102,7 @@ def test_a_hanging_and_a_dripping_board_hold_up_only_themselves(
     assert max(latencies) < 6.0, latencies
     assert code == 0, worker.output()
     # SIGTERM with attempts hanging: they end by their deadline, the rest goes back, and it exits
-    assert stopped_in < DELIVERY_TIMEOUT + 1.5, stopped_in
+    assert stopped_in < DELIVERY_TIMEOUT + 1.0, stopped_in  # each attempt in flight ends by its deadline
     store = Store(database_url)
     try:
         outbox = Outbox(store)
