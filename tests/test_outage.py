@@ -38,15 +38,12 @@ def through(url: str, proxy: TcpProxy) -> str:
 
 
 def env(tmp_path: Path, postings: Path, database_url: str, **more: str) -> dict[str, str]:
-    return service_env(
-        tmp_path,
-        postings,
-        database_url,
-        SYNDICATE_RELOAD_INTERVAL="0.2",
-        SYNDICATE_DATABASE_TIMEOUT="1",
-        SYNDICATE_BOARDS=str(tmp_path / "no-boards.toml"),
-        **more,
-    )
+    settings = {
+        "SYNDICATE_RELOAD_INTERVAL": "0.2",
+        "SYNDICATE_DATABASE_TIMEOUT": "1",
+        "SYNDICATE_BOARDS": str(tmp_path / "no-boards.toml"),
+    }
+    return service_env(tmp_path, postings, database_url, **(settings | more))
 
 
 def posted(web: Web, posting_id: str) -> set[str | None]:

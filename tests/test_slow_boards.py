@@ -51,19 +51,16 @@ def boards_file(tmp_path: Path, **urls: str) -> Path:
 
 
 def worker_env(tmp_path: Path, postings: Path, database_url: str, boards: Path, **more: str) -> dict[str, str]:
-    return service_env(
-        tmp_path,
-        postings,
-        database_url,
-        SYNDICATE_BOARDS=str(boards),
-        SYNDICATE_WATCH_INTERVAL="0.1",
-        SYNDICATE_CONNECT_TIMEOUT="2",
-        SYNDICATE_DELIVERY_TIMEOUT=str(DELIVERY_TIMEOUT),
-        SYNDICATE_LEASE_SECONDS="10",
-        SYNDICATE_RETRY_SCHEDULE=",".join(["0"] + ["1"] * 19),
-        SYNDICATE_BASE_URL="https://jobs.example",
-        **more,
-    )
+    settings = {
+        "SYNDICATE_BOARDS": str(boards),
+        "SYNDICATE_WATCH_INTERVAL": "0.1",
+        "SYNDICATE_CONNECT_TIMEOUT": "2",
+        "SYNDICATE_DELIVERY_TIMEOUT": str(DELIVERY_TIMEOUT),
+        "SYNDICATE_LEASE_SECONDS": "10",
+        "SYNDICATE_RETRY_SCHEDULE": ",".join(["0"] + ["1"] * 19),
+        "SYNDICATE_BASE_URL": "https://jobs.example",
+    }
+    return service_env(tmp_path, postings, database_url, **(settings | more))
 
 
 def arrival(sink: Sink, title: str) -> float | None:
