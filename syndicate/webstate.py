@@ -44,12 +44,15 @@ class WebState:
         self.cached_hosts = CachedHosts(settings.cached_hosts)
         self.allowed_hosts = settings.allowed_hosts
         self.interval = max(settings.reload_interval, SHORTEST_PAUSE)
+        # a round without the database takes a few of its timeouts at most; far longer is a stall
+        self.stalled_after = 10 * settings.database_timeout + self.interval
         self._catalog: Catalog | None = None
         self._lock = threading.Lock()  # one refresh at a time (the thread, or a test calling refresh())
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._last_database_check = float("-inf")
         self._last_figures = float("-inf")
+        self._refreshed_at = time.monotonic()
         svc.database.on_recovery(self._record_version)
 
     @property
@@ -85,6 +88,7 @@ class WebState:
             if now - self._last_figures >= DATABASE_CHECK_EVERY:
                 self._last_figures = now
                 svc.deliveries.refresh()
+            self._refreshed_at = time.monotonic()
             return self._catalog
 
     def _catalog_of(self, snapshot: Snapshot, current: Catalog | None) -> Catalog:
@@ -128,7 +132,10 @@ class WebState:
         catalog = self._catalog
         snapshot = catalog.snapshot if catalog else svc.loader.snapshot
         provisional = len(svc.dates.provisional)
-        degraded = not database["database"] or provisional
+        thread = self._thread
+        stalled = time.monotonic() - self._refreshed_at
+        stalled = stalled if thread is not None and thread.is_alive() and stalled > self.stalled_after else 0
+        degraded = not database["database"] or provisional or stalled
         body: dict[str, object] = {
             "status": "unavailable" if catalog is None else "degraded" if degraded else "ok",
             "process": os.getpid(),  # which worker answered: each checks and reloads on its own
@@ -141,5 +148,7 @@ class WebState:
                 "loaded_at": snapshot.loaded_at.isoformat(),
                 **({"provisional_dates": provisional} if provisional else {}),
             },
+            # a refresher stuck (a database that accepts connections but never answers): say it, do not guess
+            **({"refresher_stalled_seconds": round(stalled)} if stalled else {}),
         }
         return (200 if catalog is not None else 503), body

@@ -30,10 +30,13 @@ def _close(sock: socket.socket) -> None:
 
 class TcpProxy:
     """Forwards a loopback port to ``target``. ``cut()`` drops every connection and refuses new ones
-    (the database is away); ``restore()`` listens again on the same port."""
+    (the database is away); ``restore()`` listens again on the same port. ``hold()`` keeps every
+    connection open and accepts new ones but forwards nothing (a server that hangs), until ``release()``."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._server = _listen()
         self.port = self._server.getsockname()[1]
         self._sockets: set[socket.socket] = set()
@@ -61,7 +64,8 @@ class TcpProxy:
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
-            while data := source.recv(65536):
+            while self._flowing.wait() and (data := source.recv(65536)):
+                self._flowing.wait()  # held: what was read waits here, and flows on release
                 sink.sendall(data)
         except OSError:
             pass
@@ -80,7 +84,14 @@ class TcpProxy:
         self._server = _listen(self.port)
         self._serve(self._server)
 
+    def hold(self) -> None:
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
+
     def close(self) -> None:
+        self._flowing.set()
         self.cut()
 
 

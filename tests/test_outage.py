@@ -146,6 +146,43 @@ def test_a_web_process_only_checks_the_schema_and_names_the_migration(
         web.stop()
 
 
+def test_a_database_that_hangs_never_holds_up_a_request_and_healthz_says_so(
+    tmp_path: Path, postings_dir: Path, postgresql_url: str, proxy: TcpProxy
+) -> None:
+    """A server that accepts connections and answers nothing. Requests are answered from what the
+    refresher published; the refresher's own calls give up within the database timeout, so it carries
+    on without it and /healthz says degraded."""
+    import time
+
+    write(postings_dir, "a.md", posting_text("a", title="Still Served", date_posted="2026-11-02"))
+    migrate(postgresql_url)
+    web = Web(env(tmp_path, postings_dir, through(postgresql_url, proxy)), tmp_path / "web.log")
+    try:
+        assert wait_for(lambda: web.all_healthy(status="ok", database=True), 20), web.output()
+        proxy.hold()
+        write(postings_dir, "b.md", posting_text("b", title="Added While It Hangs"))  # a reload asks the database
+        slowest = 0.0
+        deadline = time.monotonic() + 15
+        stalled = False
+        while time.monotonic() < deadline and not stalled:
+            for path in ("/healthz", "/feed.atom"):
+                started = time.monotonic()
+                answer = get(web.base + path, timeout=5)
+                slowest = max(slowest, time.monotonic() - started)
+                assert answer is not None and answer.status_code == 200, path
+            stalled = web.all_healthy(status="degraded", database=False)
+            time.sleep(0.2)
+        assert stalled, "every worker says the database is away: " + str(web.health())
+        assert slowest < 1.0, f"a request waited {slowest:.2f} s on a database that hangs"
+        assert wait_for(lambda: b"Added While It Hangs" in get(f"{web.base}/feed.atom").content, 20)
+        proxy.release()
+        assert wait_for(lambda: web.all_healthy(status="ok", database=True), 60), web.output()
+        assert wait_for(lambda: b"Added While It Hangs" in get(f"{web.base}/feed.atom").content, 20)
+    finally:
+        proxy.release()
+        web.stop()
+
+
 # --- the worker -----------------------------------------------------------------------------------------
 
 

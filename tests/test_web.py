@@ -439,3 +439,33 @@ def test_every_part_of_the_app_reads_the_one_clock(make_app: Callable[..., Any],
     assert client.get("/jobs/a").status_code == 200
     clock.advance(seconds=1, microseconds=1)
     assert client.get("/jobs/a").status_code == 410, "expiry is decided by the same clock"
+
+
+def test_healthz_says_when_the_refresher_is_stuck(postings_dir: Path, database_url: str, tmp_path: Path) -> None:
+    """A refresher round that never finishes (a call that hangs where no timeout reaches) is reported,
+    not hidden behind the last good answer."""
+    import threading
+    import time
+
+    from conftest import migrate
+
+    from syndicate.factory import create_app
+
+    write(postings_dir, "a.md", posting_text("a"))
+    migrate(database_url)
+    settings = {"postings_dir": postings_dir, "database_url": database_url, "instance_dir": tmp_path / "i"}
+    app = create_app({**settings, "reload_interval": 0.05}, autoreload=True)
+    svc, state = app.extensions["syndicate"], app.extensions["syndicate.web"]
+    stuck = threading.Event()
+    svc.loader.refresh = lambda: stuck.wait() or svc.loader.snapshot
+    state.stalled_after = 0.3
+    try:
+        client = app.test_client()
+        assert client.get("/healthz").get_json()["status"] == "ok"  # starts the refresher, which then hangs
+        time.sleep(0.8)
+        body = client.get("/healthz").get_json()
+        assert body["status"] == "degraded" and body["refresher_stalled_seconds"] >= 0
+        assert client.get("/feed.atom").status_code == 200, "and every output still answers"
+    finally:
+        stuck.set()
+        svc.close()
