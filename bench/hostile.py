@@ -99,6 +99,9 @@ GENERATORS: dict[str, Callable[[int], bytes]] = {
     "table, wide header, short rows": lambda size: _body("|\n", size, head="|a" * 200 + "|\n" + "|-" * 200 + "|\n"),
     "table, very wide": lambda size: _body("|a", size // 2, head="") + b"|\n" + b"|-" * (size // 4) + b"|\n",
     "many small tables": lambda size: _body("|a|b|\n|-|-|\n|1|2|\n\n", size),
+    "wide table after a narrow one, no blank line": lambda size: _body(
+        "x\n", size, head="|a|\n|-|\n# h\n" + "|a" * 200 + "|\n" + "|-" * 200 + "|\n"
+    ),
     # other Markdown
     "link reference definitions": lambda size: (
         _front("") + "".join(f"[r{i}]: https://x.example/{i}\n[r{i}] " for i in range(max(1, size // 40)))
@@ -108,6 +111,9 @@ GENERATORS: dict[str, Callable[[int], bytes]] = {
     "one long line": lambda size: _body("word ", size),
     "many short paragraphs": lambda size: _body("a\n\n", size),
     "mojibake everywhere": lambda size: _body("CafÃ© â€™ ", size),
+    "mojibake on every line": lambda size: _body("Ã©\n", size),
+    "a long run of Latin-1 symbols": lambda size: _body("©", size),
+    "double quotes (an entity each)": lambda size: _body('"', size),
     "control characters": lambda size: _body("a\x1b[31m\x00", size),
     # front matter
     "huge tag list (flow)": lambda size: _yaml(

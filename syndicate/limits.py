@@ -21,6 +21,7 @@ class Limits:
     markup: int = 20_000  # lines and inline markup characters of the description: each may make an element
     nesting: int = 32  # depth of the HTML the description renders to (quotes, lists, emphasis...)
     table_cells: int = 5000  # cells of every table of the description, rows padded to the header's width
+    mojibake: int = 2000  # suspect sequences one value may have repaired (more: left as written, warned)
 
     def cache_text(self) -> str:
         """Part of the parse cache's key: a result depends on the limits it was read under."""

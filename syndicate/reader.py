@@ -29,7 +29,16 @@ from .model import (
     posting_to_record,
 )
 from .schema import KEY_ALIASES, KNOWN_KEYS, FieldProblem, validate_front_matter
-from .text import MarkdownRefused, describe_controls, has_controls, render_markdown, repair_mojibake, strip_controls
+from .text import (
+    MarkdownRefused,
+    TooMuchMojibake,
+    check_markdown,
+    describe_controls,
+    has_controls,
+    render_markdown,
+    repair_mojibake,
+    strip_controls,
+)
 from .yamltext import FrontMatterError, load_front_matter
 
 log = logging.getLogger(__name__)
@@ -161,8 +170,11 @@ def _without_controls(value: Any, field: str, removed: dict[str, str]) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            name = _without_controls(key, f"{field}.{key}" if field else key, removed) if isinstance(key, str) else key
-            out[name] = _without_controls(item, f"{field}.{name}" if field else str(name), removed)
+            name, found = strip_controls(key) if isinstance(key, str) else (key, "")
+            label = f"{field}.{name}" if field else str(name)  # labels never carry what was removed
+            if found:
+                removed[label] = removed.get(label, "") + found
+            out[name] = _without_controls(item, label, removed)
         return out
     if isinstance(value, list):
         return [_without_controls(v, f"{field}[{i}]", removed) for i, v in enumerate(value)]
@@ -184,16 +196,21 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _repair(value: Any, field: str, repaired: list[str]) -> Any:
+def _repair(value: Any, field: str, repaired: list[str], kept: list[str], most: int) -> Any:
+    """``value`` with mojibake undone; the fields repaired, and those with too much of it to try."""
     if isinstance(value, str):
-        fixed = repair_mojibake(value)
+        try:
+            fixed = repair_mojibake(value, most)
+        except TooMuchMojibake as exc:
+            kept.append(f"{field}\0{exc}")
+            return value
         if fixed != value:
             repaired.append(field)
         return fixed
     if isinstance(value, dict):
-        return {k: _repair(v, f"{field}.{k}", repaired) for k, v in value.items()}
+        return {k: _repair(v, f"{field}.{k}", repaired, kept, most) for k, v in value.items()}
     if isinstance(value, list):
-        return [_repair(v, f"{field}[{i}]", repaired) for i, v in enumerate(value)]
+        return [_repair(v, f"{field}[{i}]", repaired, kept, most) for i, v in enumerate(value)]
     return value
 
 
@@ -216,12 +233,13 @@ def read_posting(raw: bytes, source: str, tz: tzinfo, limits: Limits = DEFAULT_L
     try:
         data, body, maybe_controls = _split(_decode(raw), limits)
         _check_counts(data, limits)
+        try:
+            check_markdown(body, limits)  # before anything costly is done with it
+        except MarkdownRefused as exc:
+            raise _Rejected("description", str(exc)) from None
         removed: dict[str, str] = {}
         if maybe_controls:  # most front matter has neither: no value needs a look
             data = _without_controls(data, "", removed)
-        body = _without_controls(body, "description", removed)
-        for field, chars in removed.items():
-            warnings.append((field, f"control characters removed ({describe_controls(chars)})"))
         for alias, key in KEY_ALIASES.items():
             if alias in data:
                 if key in data:
@@ -230,10 +248,19 @@ def read_posting(raw: bytes, source: str, tz: tzinfo, limits: Limits = DEFAULT_L
                 else:
                     data[key] = data.pop(alias)
         repaired: list[str] = []
-        data = {k: _repair(v, k, repaired) for k, v in data.items()}
-        body = _repair(body, "description", repaired)
+        kept: list[str] = []
+        data = {k: _repair(v, k, repaired, kept, limits.mojibake) for k, v in data.items()}
+        body = _repair(body, "description", repaired, kept, limits.mojibake)
+        if repaired:  # a repair can make a control character (a Java-style C0 80 is a NUL)
+            data = _without_controls(data, "", removed)
+        body = _without_controls(body, "description", removed)
+        for field, chars in removed.items():
+            warnings.append((field, f"control characters removed ({describe_controls(chars)})"))
         for field in repaired:
             warnings.append((field, "mojibake repaired (text damaged by a wrong encoding round trip)"))
+        for entry in kept:
+            field, reason = entry.split("\0", 1)
+            warnings.append((field, f"mojibake left as written: {reason}"))
         extra = {k: v for k, v in data.items() if k not in KNOWN_KEYS}
         for key in extra:
             warnings.append((key, f"unknown key {key!r} (kept, but no output uses it)"))
@@ -251,7 +278,7 @@ def read_posting(raw: bytes, source: str, tz: tzinfo, limits: Limits = DEFAULT_L
             warnings.append(("description", "the Markdown body is empty: no description to publish"))
         clean = checked.model_dump(mode="json")
         try:
-            description_html = render_markdown(body, limits)
+            description_html = render_markdown(body, limits)  # checks again: a repair may add markup
         except MarkdownRefused as exc:
             raise _Rejected("description", str(exc)) from None
         posting = Posting(

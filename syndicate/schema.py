@@ -240,7 +240,10 @@ def _datetime(value: Any, tz: tzinfo, end_of_day: bool) -> datetime:
         aware = datetime.combine(value, time(23, 59, 59) if end_of_day else time(0), tzinfo=tz)
     else:
         raise ValueError(f"must be an ISO 8601 date or datetime, got {value!r}")
-    return aware.astimezone(UTC)
+    try:
+        return aware.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, or 9999-12-31 west of it
+        raise ValueError(f"must be a date between the years 1 and 9999 in UTC, got {value.isoformat()!r}") from None
 
 
 class FrontMatter(BaseModel):

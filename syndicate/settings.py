@@ -178,8 +178,8 @@ SETTINGS: tuple[Setting, ...] = (
         "max_markup",
         "SYNDICATE_MAX_MARKUP",
         str(DEFAULT_LIMITS.markup),
-        "Most lines plus inline markup characters (`*`, `_`, `~`, `[`, backtick, `<`, `&`) a description may "
-        "have; each can make an element, and rendering costs per element.",
+        'Most lines, inline markup characters (`*`, `_`, `~`, `[`, backtick, `<`, `&`, `"`) and autolink starts '
+        "(`www.`, `://`, `@`) a description may have; each can make an element, and rendering costs per element.",
         _positive_int,
     ),
     Setting(
@@ -194,6 +194,14 @@ SETTINGS: tuple[Setting, ...] = (
         "SYNDICATE_MAX_TABLE_CELLS",
         str(DEFAULT_LIMITS.table_cells),
         "Most table cells a description may render to (each row counted at its header's width).",
+        _positive_int,
+    ),
+    Setting(
+        "max_mojibake",
+        "SYNDICATE_MAX_MOJIBAKE",
+        str(DEFAULT_LIMITS.mojibake),
+        "Most sequences that look like mojibake one value may have repaired; a value with more is kept as "
+        "written, with a warning (repairing costs about a microsecond a byte).",
         _positive_int,
     ),
     Setting(
@@ -335,6 +343,7 @@ class Settings:
     max_markup: int
     max_nesting: int
     max_table_cells: int
+    max_mojibake: int
     reload_interval: float
     base_url: str | None
     cached_hosts: int
@@ -367,6 +376,7 @@ class Settings:
             self.max_markup,
             self.max_nesting,
             self.max_table_cells,
+            self.max_mojibake,
         )
 
     @property

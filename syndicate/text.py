@@ -8,6 +8,7 @@ one linear pass, and refused with the reason (``MarkdownRefused``).
 from __future__ import annotations
 
 import ctypes
+import itertools
 import re
 
 import ftfy
@@ -71,7 +72,12 @@ def pieces(text: str, size: int = PIECE, after: str = "\n ") -> list[str]:
             end = text.find(mark, start + size, start + 2 * size)
             if end >= 0:
                 break
-        end = min(len(text), start + size) if end < 0 else end + 1
+        if end < 0:
+            end = min(len(text), start + size)
+            while start + 1 < end < len(text) and "\u00c2" <= text[end - 1] <= "\u00f4":
+                end -= 1  # a hard cut never parts a lead character from what follows it
+        else:
+            end += 1
         out.append(text[start:end])
         start = end
     return out
@@ -97,11 +103,20 @@ def describe_controls(removed: str) -> str:
     return ", ".join(f"U+{ord(c):04X}" for c in removed)
 
 
-def repair_mojibake(text: str) -> str:
-    """Undo a wrong-encoding round trip (``Rustâ€™s`` -> ``Rust’s``); leave the rest as written."""
+class TooMuchMojibake(ValueError):
+    """More suspect sequences than a value may have repaired (ftfy costs about a microsecond a byte)."""
+
+
+def repair_mojibake(text: str, most: int = DEFAULT_LIMITS.mojibake) -> str:
+    """Undo a wrong-encoding round trip (``Rustâ€™s`` -> ``Rust’s``); leave the rest as written. Only the
+    pieces with a suspect sequence go through ftfy; ``TooMuchMojibake`` when there are over ``most``."""
     if text.isascii() or not _MAYBE_MOJIBAKE.search(text):
         return text
-    return "".join(ftfy.fix_text(piece, _REPAIR_ONLY) for piece in pieces(text))  # damage never spans lines
+    if next(itertools.islice(_MAYBE_MOJIBAKE.finditer(text), most, None), None) is not None:
+        raise TooMuchMojibake(f"more than {most:,} sequences look like mojibake (SYNDICATE_MAX_MOJIBAKE)")
+    return "".join(
+        ftfy.fix_text(piece, _REPAIR_ONLY) if _MAYBE_MOJIBAKE.search(piece) else piece for piece in pieces(text)
+    )  # damage never spans a line or a word
 
 
 # --- Markdown -> sanitised HTML -------------------------------------------------
@@ -203,14 +218,15 @@ _TAG = re.compile(r"<(/?)(?!(?:br|hr|img|input)\b)[a-z]")
 
 
 # What can start an element: a line (a paragraph, a list item, a heading, a quote), an emphasis,
-# strikethrough, link or image bracket, a code span, an autolink or an entity. Rendering and
-# sanitising cost per element, so their count bounds the cost of any description.
-MARKUP = "\n*_~[`<&"
+# strikethrough, link or image bracket, a code span, an autolink or an entity (cmark writes each " as
+# one). Rendering and sanitising cost per element, so their count bounds the cost of any description.
+MARKUP = '\n*_~[`<&"'
+AUTOLINKS = ("www.", "://", "@")  # where GFM's autolink extension makes a link of bare text
 
 
 def markup_count(markdown: str) -> int:
-    """Lines and inline markup characters of ``markdown`` (one C-speed count per character)."""
-    return sum(markdown.count(c) for c in MARKUP)
+    """Lines, inline markup characters and autolink starts of ``markdown`` (a C-speed count each)."""
+    return sum(markdown.count(c) for c in MARKUP) + sum(markdown.count(a) for a in AUTOLINKS)
 
 
 def _columns(delimiter_row: str) -> int:
@@ -221,20 +237,26 @@ def _columns(delimiter_row: str) -> int:
 
 
 def table_cells(markdown: str) -> int:
-    """How many cells cmark-gfm would make of the tables in ``markdown``: each delimiter row's
-    width times its table's rows (every row is padded to the header's width). An upper bound."""
+    """How many cells cmark-gfm would make of the tables in ``markdown``: every delimiter row's width
+    times the lines from it to the next blank line, its table's longest extent (every row is padded to
+    the header's width; a table can also end at a heading and a new one start). An upper bound, in
+    one pass: line numbers are counted forward, and each run of lines up to a blank one only once."""
     cells = 0
     position = 0
+    counted_to = line = 0  # line number at position counted_to
+    blank_at = blank_line = -1  # the next blank line found so far, and its line number
     while position <= len(markdown) and (row := _DELIMITER_ROW.search(markdown, position)) is not None:
-        line = row.group()
-        if "|" not in line or "-" not in line:
-            position = row.end() + 1
+        text = row.group()
+        position = row.end() + 1
+        if "|" not in text or "-" not in text:
             continue  # a blank line, a thematic break or a setext underline: not a table
-        end = _BLANK_LINE.search(markdown, row.end())
-        stop = end.start() if end else len(markdown)
-        rows = 1 + markdown.count("\n", row.end(), stop)  # the header, and every line to the blank one
-        cells += _columns(line) * rows
-        position = max(stop, row.end() + 1)  # rows of this table are not looked at again
+        line += markdown.count("\n", counted_to, row.start())
+        counted_to = row.start()
+        if blank_at < row.end():
+            blank = _BLANK_LINE.search(markdown, row.end())
+            blank_at = blank.start() if blank else len(markdown)
+            blank_line = line + markdown.count("\n", row.start(), blank_at)
+        cells += _columns(text) * (1 + blank_line - line)  # the header, and every line to the blank one
     return cells
 
 
@@ -254,13 +276,9 @@ def html_depth(html: str, stop_above: int) -> int:
     return deepest
 
 
-def render_markdown(markdown: str, limits: Limits = DEFAULT_LIMITS) -> str:
-    """GitHub-flavoured Markdown (cmark-gfm, C) to sanitised HTML, or ``MarkdownRefused``.
-
-    Linear in the size of ``markdown``: the elements it can make and its tables are bounded before
-    cmark, nesting on one line before cmark and in its output before the sanitiser (whose cost grows
-    with depth).
-    """
+def check_markdown(markdown: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """``MarkdownRefused`` when ``markdown`` is over a bound that keeps rendering it linear: the elements
+    it can make, its table cells, quotes and lists nested on one line. Cheap: run it first."""
     markup = markup_count(markdown)
     if markup > limits.markup:
         raise MarkdownRefused(over("lines and markup characters", markup, limits.markup, "SYNDICATE_MAX_MARKUP"))
@@ -270,8 +288,48 @@ def render_markdown(markdown: str, limits: Limits = DEFAULT_LIMITS) -> str:
     cells = table_cells(markdown) if "|" in markdown else 0
     if cells > limits.table_cells:
         raise MarkdownRefused(over("table cells", cells, limits.table_cells, "SYNDICATE_MAX_TABLE_CELLS"))
+
+
+def render_markdown(markdown: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """GitHub-flavoured Markdown (cmark-gfm, C) to sanitised HTML, or ``MarkdownRefused``.
+
+    Linear in the size of ``markdown``: ``check_markdown`` bounds it before cmark; cmark's output is
+    bounded in size and in depth before the sanitiser (whose cost grows with depth, and with the length
+    of a text run: long runs are cut by comments it drops), and control characters that entities made
+    are taken out of what it returns.
+    """
+    check_markdown(markdown, limits)
     html = _gfm_to_html(markdown)
+    if len(html) > HTML_GROWTH * len(markdown) + 65536:
+        raise MarkdownRefused(
+            f"renders to {len(html):,} bytes of HTML, more than {HTML_GROWTH} times its own size: "
+            "too many links or table cells"
+        )
     depth = html_depth(html, limits.nesting)
     if depth > limits.nesting:
         raise MarkdownRefused(f"elements nested more than {limits.nesting} deep (SYNDICATE_MAX_NESTING)")
-    return sanitize_html(html)
+    clean = sanitize_html(_cut_text_runs(html))
+    return strip_controls(clean)[0] if has_controls(clean) else clean
+
+
+HTML_GROWTH = 16  # cmark's output is at most ~12 times its input (autolinks); beyond, something is amplified
+_LONG_TEXT = re.compile(r"[^<]{4096,}")
+
+
+def _cut_text_runs(html: str) -> str:
+    """Long runs of text with an empty comment every 2 KB or so. The sanitiser's cost grows with the
+    square of a text run's length for some characters (U+0080-U+00BF); it drops the comments, so its
+    output is the same."""
+
+    def cut(match: re.Match[str]) -> str:
+        run, parts, start = match.group(), [], 0
+        while start < len(run):
+            end = min(len(run), start + 2048)
+            amp = run.rfind("&", start + 1, end)
+            if end < len(run) and amp > 0 and ";" not in run[amp:end]:
+                end = amp  # never inside an entity
+            parts.append(run[start:end])
+            start = end
+        return "<!---->".join(parts)
+
+    return _LONG_TEXT.sub(cut, html) if _LONG_TEXT.search(html) else html

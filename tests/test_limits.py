@@ -151,6 +151,13 @@ LIMITS = [
         "5,100 table cells, over the limit of 5,000 (SYNDICATE_MAX_TABLE_CELLS)",
         id="table-padding",
     ),
+    pytest.param(  # a narrow table, then a wide one after a heading: no blank line between them
+        front("", "|a|\n|-|\n# h\n" + table(10, 453)),  # 1 x (1 + 456) lines + 10 x (1 + 453) = 4,997
+        front("", "|a|\n|-|\n# h\n" + table(10, 454)),
+        "description",
+        "5,008 table cells, over the limit of 5,000 (SYNDICATE_MAX_TABLE_CELLS)",
+        id="table-after-a-narrow-one",
+    ),
     pytest.param(
         front("", "*word* " * 9_999 + "\n"),  # the line after the closing '---' counts too: 20,000
         front("", "*word* " * 10_000 + "\n"),
@@ -219,6 +226,47 @@ def test_control_characters_are_stripped_from_every_value_with_a_warning() -> No
     assert ("department", "control characters removed (U+0007)") in warnings
     assert ("perks[0]", "control characters removed (U+001B, U+0007)") in warnings
     assert ("description", "control characters removed (U+001B)") in warnings
+
+
+def test_a_repair_never_brings_a_control_character_back() -> None:
+    """ftfy reads the cp1252 view of C0 80 (Java's two-byte NUL) as a NUL: it is stripped after repair."""
+    result = read(front("title: Engineer \u00c3\u00a9\u00c0\u20ac", "Body"))
+    assert result.posting.title == "Engineer \u00e9"
+    assert ("title", "control characters removed (U+0000)") in {(p.field, p.message) for p in result.problems}
+
+
+def test_entities_never_put_a_control_character_in_the_html() -> None:
+    html = read(front("", '# Title &#27;[31m\n\n[a](https://x.example "t&#x1b;t") &#7;&#x7f;&#8;\n')).posting
+    assert not any(c in html.description_html for c in "\x1b\x07\x7f\x08")
+
+
+def test_a_control_character_in_a_key_is_not_in_the_field_named() -> None:
+    result = read(front('"k\\x1bey": "v\\x1b"'))
+    assert {p.field for p in result.problems} == {"key"}
+
+
+def test_too_much_mojibake_is_left_as_written_with_a_warning() -> None:
+    body = "Caf\u00c3\u00a9 " * 2001
+    result = read(front("", body))
+    assert result.posting is not None and "Caf\u00c3\u00a9" in result.posting.description_html
+    [warning] = [p for p in result.problems if p.field == "description"]
+    assert warning.message == (
+        "mojibake left as written: more than 2,000 sequences look like mojibake (SYNDICATE_MAX_MOJIBAKE)"
+    )
+
+
+def test_long_text_runs_render_as_written() -> None:
+    """Cut with comments for the sanitiser, which drops them: the text comes out whole."""
+    from syndicate.text import render_markdown
+
+    run = "\u00a9" * 9000 + " &amp; " + "x" * 9000
+    assert render_markdown(run) == f"<p>{run}</p>\n"
+
+
+def test_a_date_outside_what_utc_can_hold_is_an_error_of_its_field() -> None:
+    assert errors(read(front("date_posted: '0001-01-01T00:00:00+01:00'"))) == [
+        ("date_posted", "must be a date between the years 1 and 9999 in UTC, got '0001-01-01T00:00:00+01:00'")
+    ]
 
 
 def test_tabs_and_newlines_stay_where_they_are_text() -> None:
