@@ -112,6 +112,7 @@ class WebState:
             if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
                 return
             self._pid = os.getpid()
+            self._refreshed_at = time.monotonic()  # a stall is counted from the thread's start
             self._thread = threading.Thread(target=self._run, name="syndicate-refresher", daemon=True)
             self._thread.start()
 

@@ -441,6 +441,32 @@ def test_every_part_of_the_app_reads_the_one_clock(make_app: Callable[..., Any],
     assert client.get("/jobs/a").status_code == 410, "expiry is decided by the same clock"
 
 
+def test_a_process_idle_before_its_first_request_is_not_called_stalled(
+    postings_dir: Path, database_url: str, tmp_path: Path
+) -> None:
+    """A gunicorn worker may wait minutes for its first request; its refresher starts then, and has
+    not stalled."""
+    import time
+
+    from conftest import migrate
+
+    from syndicate.factory import create_app
+
+    write(postings_dir, "a.md", posting_text("a"))
+    migrate(database_url)
+    settings = {"postings_dir": postings_dir, "database_url": database_url, "instance_dir": tmp_path / "i"}
+    app = create_app({**settings, "reload_interval": 0.05}, autoreload=True)
+    svc, state = app.extensions["syndicate"], app.extensions["syndicate.web"]
+    state.stalled_after = 0.3
+    try:
+        time.sleep(0.6)  # idle, longer than a stall, before anyone asks
+        body = app.test_client().get("/healthz").get_json()
+        assert body["status"] == "ok", body
+        assert "refresher_stalled_seconds" not in body
+    finally:
+        svc.close()
+
+
 def test_healthz_says_when_the_refresher_is_stuck(postings_dir: Path, database_url: str, tmp_path: Path) -> None:
     """A refresher round that never finishes (a call that hangs where no timeout reaches) is reported,
     not hidden behind the last good answer."""
