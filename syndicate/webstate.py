@@ -49,6 +49,7 @@ class WebState:
         self._catalog: Catalog | None = None
         self._lock = threading.Lock()  # one refresh at a time (the thread, or a test calling refresh())
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._pid = 0
         self._last_database_check = float("-inf")
         self._last_figures = float("-inf")
@@ -116,9 +117,12 @@ class WebState:
             self._thread = threading.Thread(target=self._run, name="syndicate-refresher", daemon=True)
             self._thread.start()
 
+    def stop(self) -> None:
+        """End the refresher thread after its current round (for tests and embedding)."""
+        self._stopping.set()
+
     def _run(self) -> None:
-        while True:
-            time.sleep(self.interval)
+        while not self._stopping.wait(self.interval):
             try:
                 self.refresh()
             except Exception:  # never let the thread die: the next round tries again

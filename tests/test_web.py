@@ -464,6 +464,7 @@ def test_a_process_idle_before_its_first_request_is_not_called_stalled(
         assert body["status"] == "ok", body
         assert "refresher_stalled_seconds" not in body
     finally:
+        state.stop()
         svc.close()
 
 
@@ -483,7 +484,7 @@ def test_healthz_says_when_the_refresher_is_stuck(postings_dir: Path, database_u
     app = create_app({**settings, "reload_interval": 0.05}, autoreload=True)
     svc, state = app.extensions["syndicate"], app.extensions["syndicate.web"]
     stuck = threading.Event()
-    svc.loader.refresh = lambda: stuck.wait() or svc.loader.snapshot
+    svc.loader.refresh = lambda: (stuck.wait(), svc.loader.snapshot)[1]  # hangs, then goes on as before
     state.stalled_after = 0.3
     try:
         client = app.test_client()
@@ -493,5 +494,6 @@ def test_healthz_says_when_the_refresher_is_stuck(postings_dir: Path, database_u
         assert body["status"] == "degraded" and body["refresher_stalled_seconds"] >= 0
         assert client.get("/feed.atom").status_code == 200, "and every output still answers"
     finally:
+        state.stop()
         stuck.set()
         svc.close()
