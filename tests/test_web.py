@@ -441,13 +441,8 @@ def test_every_part_of_the_app_reads_the_one_clock(make_app: Callable[..., Any],
     assert client.get("/jobs/a").status_code == 410, "expiry is decided by the same clock"
 
 
-def test_a_process_idle_before_its_first_request_is_not_called_stalled(
-    postings_dir: Path, database_url: str, tmp_path: Path
-) -> None:
-    """A gunicorn worker may wait minutes for its first request; its refresher starts then, and has
-    not stalled."""
-    import time
-
+def refreshing_app(postings_dir: Path, database_url: str, tmp_path: Path) -> tuple[Any, Any, Any]:
+    """An app over one posting whose refresher thread runs (every 0.05 s) and counts 0.3 s as a stall."""
     from conftest import migrate
 
     from syndicate.factory import create_app
@@ -458,6 +453,17 @@ def test_a_process_idle_before_its_first_request_is_not_called_stalled(
     app = create_app({**settings, "reload_interval": 0.05}, autoreload=True)
     svc, state = app.extensions["syndicate"], app.extensions["syndicate.web"]
     state.stalled_after = 0.3
+    return app, svc, state
+
+
+def test_a_process_idle_before_its_first_request_is_not_called_stalled(
+    postings_dir: Path, database_url: str, tmp_path: Path
+) -> None:
+    """A gunicorn worker may wait minutes for its first request; its refresher starts then, and has
+    not stalled."""
+    import time
+
+    app, svc, state = refreshing_app(postings_dir, database_url, tmp_path)
     try:
         time.sleep(0.6)  # idle, longer than a stall, before anyone asks
         body = app.test_client().get("/healthz").get_json()
@@ -474,18 +480,15 @@ def test_healthz_says_when_the_refresher_is_stuck(postings_dir: Path, database_u
     import threading
     import time
 
-    from conftest import migrate
-
-    from syndicate.factory import create_app
-
-    write(postings_dir, "a.md", posting_text("a"))
-    migrate(database_url)
-    settings = {"postings_dir": postings_dir, "database_url": database_url, "instance_dir": tmp_path / "i"}
-    app = create_app({**settings, "reload_interval": 0.05}, autoreload=True)
-    svc, state = app.extensions["syndicate"], app.extensions["syndicate.web"]
+    app, svc, state = refreshing_app(postings_dir, database_url, tmp_path)
     stuck = threading.Event()
-    svc.loader.refresh = lambda: (stuck.wait(), svc.loader.snapshot)[1]  # hangs, then goes on as before
-    state.stalled_after = 0.3
+    served = svc.loader.snapshot
+
+    def hanging_refresh():  # type: ignore[no-untyped-def]
+        stuck.wait()
+        return served
+
+    svc.loader.refresh = hanging_refresh
     try:
         client = app.test_client()
         assert client.get("/healthz").get_json()["status"] == "ok"  # starts the refresher, which then hangs
