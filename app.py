@@ -1,5 +1,5 @@
 """The WSGI entry point: ``gunicorn app:app`` and ``flask --app app ...``."""
 
-from syndicate.factory import create_app
+from syndicate.web.app import create_app
 
 app = create_app()

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from syndicate.limits import DEFAULT_LIMITS
+from syndicate.postings.limits import DEFAULT_LIMITS
 
 HEAD = "---\ntitle: Hostile Role\ncompany: Acme\n"
 GOAL_MS_PER_100KB = 50.0
@@ -160,7 +160,7 @@ def _padded(front: str, size: int) -> bytes:
 
 def time_read(raw: bytes, runs: int) -> tuple[float, str]:
     """Median seconds of ``read_posting`` over ``runs``, and what it made of the file."""
-    from syndicate.reader import ERROR, read_posting
+    from syndicate.postings.reader import ERROR, read_posting
 
     tz = ZoneInfo("UTC")
     times = []

@@ -37,8 +37,8 @@ GOALS = {
 def child(mode: str, folder: Path, database: Path) -> dict[str, float]:
     """One repetition's half, in its own process: ``cold`` (cold load, no-change check,
     one-file reload) or ``warm`` (a restart: new process, render cache filled)."""
-    from syndicate.loader import PostingLoader
-    from syndicate.store import Store
+    from syndicate.postings.loader import PostingLoader
+    from syndicate.store.engine import Store
 
     tz = ZoneInfo("UTC")
     store = Store(f"sqlite:///{database}")

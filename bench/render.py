@@ -4,7 +4,7 @@
 
 Render: for each count, generates realistic postings (~4 KB) into a temporary
 folder and, in a fresh process, loads them (``PostingLoader`` + ``Store``, as
-``bench.load``), then times each ``syndicate.outputs`` function on a fresh
+``bench.load``), then times each ``syndicate.outputs.render`` function on a fresh
 ``Catalog`` (so the listed set is computed again, as after a reload) ``--runs``
 times and takes the median: the RSS, Atom and JSON feeds with the default page
 size and with one page of every posting, the Indeed feed, the sitemap, the API
@@ -55,13 +55,13 @@ def child(folder: Path, database: Path, runs: int) -> dict[str, dict[str, float]
     from zoneinfo import ZoneInfo
 
     from syndicate import outputs
-    from syndicate.catalog import Catalog
     from syndicate.clock import system_clock as utcnow
-    from syndicate.filters import NO_FILTER
-    from syndicate.loader import PostingLoader
-    from syndicate.outputs import Site
-    from syndicate.store import Store
-    from syndicate.urls import Links
+    from syndicate.outputs.catalog import Catalog
+    from syndicate.outputs.filters import NO_FILTER
+    from syndicate.outputs.render import Site
+    from syndicate.outputs.urls import Links
+    from syndicate.postings.loader import PostingLoader
+    from syndicate.store.engine import Store
 
     store = Store(f"sqlite:///{database}")
     store.migrate()

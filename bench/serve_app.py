@@ -22,7 +22,7 @@ import os
 
 from flask import Response, jsonify
 
-from syndicate.factory import create_app
+from syndicate.web.app import create_app
 
 app = create_app()
 

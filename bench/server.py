@@ -47,7 +47,7 @@ def gunicorn(
         **(env or {}),
     }
     full_env.pop("DATABASE_URL", None)  # the default: SQLite in the instance folder
-    from syndicate.store import Store
+    from syndicate.store.engine import Store
 
     store = Store(f"sqlite:///{instance / 'syndicate.db'}")  # the release step, as the run command does
     store.migrate()

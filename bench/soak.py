@@ -379,8 +379,8 @@ def converged(base: str, folder: Path, scratch: Path, tally: Tally) -> int:
     """Compare every posting the server lists (both workers) with a fresh load of the folder; mismatches."""
     import requests
 
-    from syndicate.factory import create_app
-    from syndicate.store import Store
+    from syndicate.store.engine import Store
+    from syndicate.web.app import create_app
 
     store = Store(f"sqlite:///{scratch / 'syndicate.db'}")  # the release step, as for the server
     store.migrate()

@@ -10,16 +10,16 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from .boards import BoardsError, load_boards
-from .database import DATABASE_ERRORS, describe
-from .delivery import send
-from .factory import Services
-from .files import read_folder
-from .lint import counts, lint
-from .outbox import STATES, Delivery, Outbox
-from .redact import redact_url
-from .webhook import new_webhook_id, ping_body
-from .worker import Worker, run_worker
+from syndicate.postings.files import read_folder
+from syndicate.postings.lint import counts, lint
+from syndicate.push.boards import BoardsError, load_boards
+from syndicate.push.delivery import send
+from syndicate.push.webhook import new_webhook_id, ping_body
+from syndicate.push.worker import Worker, run_worker
+from syndicate.redact import redact_url
+from syndicate.store.database import DATABASE_ERRORS, describe
+from syndicate.store.outbox import STATES, Delivery, Outbox
+from syndicate.web.app import Services
 
 
 @click.group("syndicate")

@@ -14,12 +14,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .database import Database
-from .httpcache import RenderCache
-from .loader import PostingLoader
-from .model import Status
-from .outbox import BoardHealth, Outbox
-from .reader import ERROR, WARNING
+from syndicate.model import Status
+from syndicate.postings.loader import PostingLoader
+from syndicate.postings.reader import ERROR, WARNING
+from syndicate.store.database import Database
+from syndicate.store.outbox import BoardHealth, Outbox
+from syndicate.web.httpcache import RenderCache
 
 
 class SnapshotCollector(Collector):

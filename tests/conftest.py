@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from syndicate.loader import PostingLoader
-from syndicate.store import Store
+from syndicate.postings.loader import PostingLoader
+from syndicate.store.engine import Store
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -137,7 +137,7 @@ def web_clock() -> Clock:
 @pytest.fixture
 def make_app(tmp_path: Path, database_url: str, web_clock: Clock) -> Iterator[Callable[..., Any]]:
     """A Flask app over ``postings`` (default: the shipped ones) and the test database."""
-    from syndicate.factory import create_app
+    from syndicate.web.app import create_app
 
     made: list[Any] = []
 

@@ -12,7 +12,7 @@ from conftest import posting_text, write
 from processes import run_cli
 
 from bench.sink import DEMO_SECRET, Sink
-from syndicate.boards import BoardsError, parse_boards
+from syndicate.push.boards import BoardsError, parse_boards
 
 GOOD = f'[[boards]]\nname = "acme"\nurl = "https://acme.example/hooks"\nsecret = "{DEMO_SECRET}"\n'
 

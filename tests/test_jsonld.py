@@ -11,7 +11,7 @@ import extruct
 import pytest
 from conftest import posting_text, write
 
-from syndicate.jsonld import google_description, script_json
+from syndicate.outputs.jsonld import google_description, script_json
 
 BASE = "https://jobs.example"
 

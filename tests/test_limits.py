@@ -12,8 +12,8 @@ import pytest
 from conftest import UTC_ZONE
 
 from bench.hostile import GENERATORS
-from syndicate.limits import DEFAULT_LIMITS, Limits
-from syndicate.reader import ERROR, WARNING, read_posting
+from syndicate.postings.limits import DEFAULT_LIMITS, Limits
+from syndicate.postings.reader import ERROR, WARNING, read_posting
 from syndicate.settings import load_settings
 
 
@@ -196,7 +196,7 @@ def test_every_limit_is_a_setting() -> None:
 
 def test_the_limits_are_part_of_the_cache_key() -> None:
     """A result read under other limits is not taken from the parse cache for these."""
-    from syndicate.loader import cache_key
+    from syndicate.postings.loader import cache_key
 
     raw = b"---\ntitle: T\ncompany: C\n---\n"
     assert cache_key("a.md", raw, UTC_ZONE, DEFAULT_LIMITS) != cache_key("a.md", raw, UTC_ZONE, Limits(tags=1))
@@ -257,7 +257,7 @@ def test_too_much_mojibake_is_left_as_written_with_a_warning() -> None:
 
 def test_long_text_runs_render_as_written() -> None:
     """Cut with comments for the sanitiser, which drops them: the text comes out whole."""
-    from syndicate.text import render_markdown
+    from syndicate.postings.text import render_markdown
 
     run = "\u00a9" * 9000 + " &amp; " + "x" * 9000
     assert render_markdown(run) == f"<p>{run}</p>\n"

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import posting_text, write
 
-import syndicate.files
-import syndicate.loader
-import syndicate.parallel
-from syndicate.files import scan
-from syndicate.loader import PostingLoader
-from syndicate.reader import ERROR
-from syndicate.store import Store
+import syndicate.postings.files
+import syndicate.postings.loader
+import syndicate.postings.parallel
+from syndicate.postings.files import scan
+from syndicate.postings.loader import PostingLoader
+from syndicate.postings.reader import ERROR
+from syndicate.store.engine import Store
 
 
 def errors_of(snapshot) -> list[tuple[str, str, str]]:
@@ -153,13 +153,13 @@ def test_reload_rereads_only_changed_files(postings_dir: Path, make_loader, monk
     loader = make_loader(postings_dir)
     loader.refresh()
     parsed: list[str] = []
-    real = syndicate.parallel.read_posting
+    real = syndicate.postings.parallel.read_posting
 
     def counting(raw, source, tz, limits):
         parsed.append(source)
         return real(raw, source, tz)
 
-    monkeypatch.setattr(syndicate.parallel, "read_posting", counting)
+    monkeypatch.setattr(syndicate.postings.parallel, "read_posting", counting)
     bump_mtime(write(postings_dir, "p3.md", posting_text(title="Changed")))
     loader.refresh()
     assert parsed == ["p3.md"]
@@ -294,13 +294,13 @@ def test_restart_does_not_parse_unchanged_files(postings_dir: Path, store: Store
     for i in range(3):
         write(postings_dir, f"p{i}.md", posting_text())
     cold = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh()
-    monkeypatch.setattr(syndicate.parallel, "read_posting", pytest.fail)  # any parse fails the test
+    monkeypatch.setattr(syndicate.postings.parallel, "read_posting", pytest.fail)  # any parse fails the test
     warm = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh()
     assert warm.postings == cold.postings
 
 
 def test_an_edited_file_is_not_served_from_the_cache(postings_dir: Path, store: Store, clock, monkeypatch) -> None:
-    monkeypatch.setattr(syndicate.files, "RACY_NS", 0)  # trust fresh stamps: only ctime can tell the edit
+    monkeypatch.setattr(syndicate.postings.files, "RACY_NS", 0)  # trust fresh stamps: only ctime can tell the edit
     path = write(postings_dir, "a.md", posting_text(title="Before"))
     PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh()
     before = path.stat()
@@ -316,9 +316,9 @@ def test_many_files_parse_on_every_core_with_the_same_results(tmp_path: Path) ->
     from bench.generate import posting_text as generated
 
     rng = random.Random(3)
-    items = [(f"p{i}.md", generated(rng, i)[1].encode()) for i in range(syndicate.parallel.PARALLEL_FROM + 50)]
-    in_pool = syndicate.parallel.parse_many(items, UTC)
-    here = [syndicate.parallel.read_posting(raw, source, UTC) for source, raw in items]
+    items = [(f"p{i}.md", generated(rng, i)[1].encode()) for i in range(syndicate.postings.parallel.PARALLEL_FROM + 50)]
+    in_pool = syndicate.postings.parallel.parse_many(items, UTC)
+    here = [syndicate.postings.parallel.read_posting(raw, source, UTC) for source, raw in items]
     assert [r.source for r, _, _ in in_pool] == [source for source, _ in items]
     assert [r.posting for r, _, _ in in_pool] == [r.posting for r in here]
     assert all(r.posting is not None for r in here)
@@ -343,7 +343,7 @@ def test_incremental_reloads_equal_full_rebuilds(tmp_path: Path, store: Store, c
 
     # every file here is seconds old at most: without this, all of them would be re-read as
     # "too recent to trust" on every reload, and the incremental path would see no untouched file
-    monkeypatch.setattr(syndicate.files, "RACY_NS", 0)
+    monkeypatch.setattr(syndicate.postings.files, "RACY_NS", 0)
     rng = random.Random(seed)
     folder = tmp_path / "postings"
     names = [f"{d}{n}.md" for d in ("", "x/", "y/z/") for n in ("a", "b", "dev", "ops", "c")]
@@ -365,8 +365,8 @@ def test_incremental_reloads_equal_full_rebuilds(tmp_path: Path, store: Store, c
         clock.advance(minutes=1)
         one = incremental.refresh()
         with monkeypatch.context() as full_rebuild:  # the reference takes no shortcut at all
-            full_rebuild.setattr(syndicate.loader, "INCREMENTAL_UP_TO", -1)
-            full_rebuild.setattr(syndicate.loader, "same_content", lambda old, new: False)
+            full_rebuild.setattr(syndicate.postings.loader, "INCREMENTAL_UP_TO", -1)
+            full_rebuild.setattr(syndicate.postings.loader, "same_content", lambda old, new: False)
             other = full.refresh()
         assert dict(one.postings) == dict(other.postings), step
         assert one.problems == other.problems, step
@@ -396,7 +396,7 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_serve(postings_di
 
 
 def test_the_parse_cache_is_not_shared_across_time_zones(postings_dir: Path, store: Store, clock, monkeypatch) -> None:
-    monkeypatch.setattr(syndicate.files, "RACY_NS", 0)  # let the second loader trust the stamp
+    monkeypatch.setattr(syndicate.postings.files, "RACY_NS", 0)  # let the second loader trust the stamp
     write(postings_dir, "a.md", posting_text(date_posted="2026-01-01"))
     utc = PostingLoader(postings_dir, store, UTC, 1 << 20, clock=clock).refresh().get("a")
     berlin_zone = ZoneInfo("Europe/Berlin")
@@ -434,7 +434,7 @@ def test_processes_agree_after_an_edit_only_one_of_them_saw(postings_dir: Path, 
 
 
 def test_an_edited_duplicate_is_served_with_its_edit_when_it_wins(postings_dir: Path, make_loader, monkeypatch) -> None:
-    monkeypatch.setattr(syndicate.files, "RACY_NS", 0)
+    monkeypatch.setattr(syndicate.postings.files, "RACY_NS", 0)
     a = write(postings_dir, "a.md", posting_text("x", title="Served"))
     d = write(postings_dir, "d.md", posting_text("x", title="Dup v1"))
     loader = make_loader(postings_dir)
@@ -523,9 +523,9 @@ def test_a_file_dated_in_the_future_is_not_reread_on_every_check(postings_dir: P
     loader = make_loader(postings_dir)
     first = loader.refresh()
     reads: list[str] = []
-    real = syndicate.loader.read_bytes
+    real = syndicate.postings.loader.read_bytes
     monkeypatch.setattr(
-        syndicate.loader, "read_bytes", lambda root, source, n: reads.append(source) or real(root, source, n)
+        syndicate.postings.loader, "read_bytes", lambda root, source, n: reads.append(source) or real(root, source, n)
     )
     assert loader.refresh() is first
     assert loader.refresh() is first
@@ -544,7 +544,7 @@ def test_a_pool_that_cannot_start_costs_nothing_but_its_attempt() -> None:
         "import random\n"
         "from datetime import UTC\n"
         "from bench.generate import posting_text\n"
-        "import syndicate.parallel as par\n"
+        "import syndicate.postings.parallel as par\n"
         "rng = random.Random(1)\n"
         "items = [(f'p{i}.md', posting_text(rng, i)[1].encode()) for i in range(par.PARALLEL_FROM + 100)]\n"
         "out = par.parse_many(items, UTC)\n"
@@ -553,14 +553,14 @@ def test_a_pool_that_cannot_start_costs_nothing_but_its_attempt() -> None:
     done = subprocess.run(
         [sys.executable, "-"], input=script, capture_output=True, text=True, cwd=REPO_ROOT, timeout=120
     )
-    count = syndicate.parallel.PARALLEL_FROM + 100
+    count = syndicate.postings.parallel.PARALLEL_FROM + 100
     assert done.stdout.split() == [str(count), str(count)], done.stderr[-2000:]
 
 
 @pytest.fixture
 def two_processes(postings_dir: Path, database_url: str, clock, monkeypatch):
     """Two loaders on one database, as two gunicorn workers that poll at different times."""
-    monkeypatch.setattr(syndicate.files, "RACY_NS", 0)
+    monkeypatch.setattr(syndicate.postings.files, "RACY_NS", 0)
     stores = [Store(database_url), Store(database_url)]
     for s in stores:
         s.migrate()
@@ -613,7 +613,7 @@ def test_no_process_to_be_had_means_parsing_here(monkeypatch) -> None:
 
     monkeypatch.setattr(ProcessPoolExecutor, "submit", no_processes)
     rng = random.Random(5)
-    items = [(f"p{i}.md", generated(rng, i)[1].encode()) for i in range(syndicate.parallel.PARALLEL_FROM + 10)]
-    parsed = syndicate.parallel.parse_many(items, UTC)
+    items = [(f"p{i}.md", generated(rng, i)[1].encode()) for i in range(syndicate.postings.parallel.PARALLEL_FROM + 10)]
+    parsed = syndicate.postings.parallel.parse_many(items, UTC)
     assert [r.source for r, _, _ in parsed] == [source for source, _ in items]
     assert all(r.posting is not None for r, _, _ in parsed)

@@ -7,8 +7,8 @@ from conftest import UTC_ZONE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicate.reader import ERROR, ReadResult, read_posting
-from syndicate.schema import KNOWN_KEYS
+from syndicate.postings.reader import ERROR, ReadResult, read_posting
+from syndicate.postings.schema import KNOWN_KEYS
 
 scalars = st.one_of(
     st.none(),

@@ -17,10 +17,10 @@ import pytest
 from conftest import Clock, posting_text, write
 
 from bench.sink import DEMO_SECRET, Sink
-from syndicate.factory import build_services
-from syndicate.outbox import FAILED, PENDING, SUCCEEDED, SUPERSEDED
+from syndicate.push.worker import Worker
 from syndicate.settings import load_settings
-from syndicate.worker import Worker
+from syndicate.store.outbox import FAILED, PENDING, SUCCEEDED, SUPERSEDED
+from syndicate.web.app import build_services
 
 OTHER_SECRET = "whsec_b3RoZXItYm9hcmQtc2VjcmV0LW9mLWF0LWxlYXN0LTI0"
 
@@ -566,7 +566,7 @@ def test_a_board_that_answered_410_gets_nothing_more(h: Harness) -> None:
 
 
 def test_a_result_that_arrives_after_the_lease_was_lost_is_kept_if_nobody_sent_since(h: Harness) -> None:
-    from syndicate.outbox import Attempt, Outcome
+    from syndicate.store.outbox import Attempt, Outcome
 
     h.boards(board_toml("board", h.sink.url))
     worker = h.worker()

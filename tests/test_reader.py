@@ -10,7 +10,7 @@ import pytest
 from conftest import UTC_ZONE, posting_text
 
 from syndicate.model import Address, ApplicantLocation, Company, Remote, Salary, Status
-from syndicate.reader import ERROR, WARNING, read_posting
+from syndicate.postings.reader import ERROR, WARNING, read_posting
 
 
 def read(text: str | bytes, source: str = "jobs/backend-engineer.md"):
@@ -46,7 +46,7 @@ def test_seed_posting_loads_as_handed_over(seed_bytes: bytes) -> None:
 
 
 def test_seed_repair_changes_nothing_but_the_damage(seed_bytes: bytes) -> None:
-    from syndicate.text import repair_mojibake
+    from syndicate.postings.text import repair_mojibake
 
     text = seed_bytes.decode("utf-8")
     assert repair_mojibake(text) == text.replace("Rust\u00e2\u20ac\u2122s", "Rust\u2019s")
@@ -467,7 +467,7 @@ def test_direct_apply_yes_is_not_a_boolean() -> None:
 
 def test_rendering_frees_what_the_c_renderer_allocates(seed_bytes: bytes) -> None:
     """cmarkgfm's own helpers leak ~35 KB a call; ours must not (3,000 renders would leak ~100 MB)."""
-    from syndicate.text import render_markdown
+    from syndicate.postings.text import render_markdown
 
     def resident_mib() -> float:
         with open("/proc/self/statm") as statm:
@@ -491,7 +491,7 @@ def test_rendering_frees_what_the_c_renderer_allocates(seed_bytes: bytes) -> Non
     ids=["every-field", "extra", "false-and-given"],
 )
 def test_the_cache_form_rebuilds_the_same_posting(text: str) -> None:
-    from syndicate.reader import result_from_json, result_to_json
+    from syndicate.postings.reader import result_from_json, result_to_json
 
     result = read(text)
     cached, html = result_to_json(result)

@@ -18,8 +18,8 @@ from faults import DrippingBoard, HangingBoard
 from processes import WorkerProcess, service_env, wait_for
 
 from bench.sink import DEMO_SECRET, Sink
-from syndicate.outbox import Outbox
-from syndicate.store import Store
+from syndicate.store.engine import Store
+from syndicate.store.outbox import Outbox
 
 pytestmark = pytest.mark.slow
 DELIVERY_TIMEOUT = 3.0

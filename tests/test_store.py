@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import syndicate.outbox  # noqa: F401  (its tables are part of the metadata compared below)
-from syndicate.store import Seen, Store, metadata
+import syndicate.store.outbox  # noqa: F401  (its tables are part of the metadata compared below)
+from syndicate.store.engine import Seen, Store, metadata
 
 
 def test_migrations_build_exactly_the_tables_the_code_uses(store: Store) -> None:

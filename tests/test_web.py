@@ -281,8 +281,8 @@ def test_a_repeated_request_renders_nothing(make_app: Callable[..., Any], monkey
     def fail(*_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("rendered again")
 
-    monkeypatch.setattr("syndicate.feeds.render_rss", fail)
-    monkeypatch.setattr("syndicate.pages.render_job", fail)
+    monkeypatch.setattr("syndicate.outputs.feeds.render_rss", fail)
+    monkeypatch.setattr("syndicate.outputs.pages.render_job", fail)
     assert client.get("/feed.rss").status_code == 200
     assert client.get("/jobs/verdant-grid-data-engineer").status_code == 200
 
@@ -445,7 +445,7 @@ def refreshing_app(postings_dir: Path, database_url: str, tmp_path: Path) -> tup
     """An app over one posting whose refresher thread runs (every 0.05 s) and counts 0.3 s as a stall."""
     from conftest import migrate
 
-    from syndicate.factory import create_app
+    from syndicate.web.app import create_app
 
     write(postings_dir, "a.md", posting_text("a"))
     migrate(database_url)

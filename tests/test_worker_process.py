@@ -176,8 +176,8 @@ def test_edits_while_the_worker_is_down_produce_exactly_the_owed_events(
 def test_sigterm_finishes_the_attempts_in_flight_and_gives_back_the_rest(
     tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink
 ) -> None:
-    from syndicate.outbox import Outbox
-    from syndicate.store import Store
+    from syndicate.store.engine import Store
+    from syndicate.store.outbox import Outbox
 
     for n in range(20):
         write(postings_dir, f"p{n:02d}.md", posting_text(f"p{n:02d}"))

@@ -1,0 +1,407 @@
+"""The worker: scan the postings for owed events, deliver what is due. One cycle is one call.
+
+``Worker.cycle()`` runs one scan and delivers until nothing is due; tests call
+it with a clock they control. ``run_worker`` is the process around the same
+functions: it waits for the database (with backoff), migrates it under a lock,
+then runs delivery continuously in one thread (``deliver(until=...)``, woken by
+every scan that enqueues) while APScheduler's ``BlockingScheduler`` schedules
+the scans (explicit job ids, ``coalesce``, ``max_instances=1``): a cheap watch
+every ``SYNDICATE_WATCH_INTERVAL`` seconds that scans when files, boards or the
+expiry epoch changed, a full scan every ``SYNDICATE_SCAN_INTERVAL`` and a
+one-off scan at the next ``valid_through``. While the database is away the
+jobs skip their work and the watch checks it with backoff. SIGTERM lets the
+attempts in flight finish (each within its deadline), gives back the rest and
+exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import FrameType
+
+import requests
+
+from syndicate.clock import Clock, system_clock
+from syndicate.outputs.catalog import Catalog
+from syndicate.outputs.jsonld import job_posting
+from syndicate.outputs.urls import Links
+from syndicate.postings.loader import PostingLoader
+from syndicate.postings.snapshot import Snapshot
+from syndicate.push import changes
+from syndicate.push.boards import Board, BoardsFile
+from syndicate.push.delivery import Answer, Policy, decide, new_session, send
+from syndicate.push.lanes import Lanes
+from syndicate.push.webhook import body_bytes, envelope, new_webhook_id
+from syndicate.settings import Settings
+from syndicate.store.database import DATABASE_ERRORS, Database
+from syndicate.store.engine import Store
+from syndicate.store.outbox import Attempt, Delivery, NewDelivery, Outbox, Outcome
+
+log = logging.getLogger(__name__)
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+# Records are a transaction each: taken in batches they cost little per delivery.
+RECORD_BATCH = 128
+POLL_SECONDS = 0.5  # how often a running worker looks for deliveries that became due (retries)
+LEASE_MARGIN = 0.5  # seconds of lease an attempt must have left beyond its deadline to be started
+
+
+@dataclass
+class CycleReport:
+    events: int = 0
+    attempts: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+class Worker:
+    """Everything one worker process owns: the outbox, the boards file, HTTP sessions, the lanes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        loader: PostingLoader,
+        clock: Clock = system_clock,
+        rng: random.Random | None = None,
+        database: Database | None = None,
+    ) -> None:
+        self.settings = settings
+        self.loader = loader
+        self.outbox = Outbox(store)
+        self.database = database or loader.database
+        self.boards_file = BoardsFile(settings.boards_path)
+        self.policy = Policy(settings.retry_schedule, settings.connect_timeout, settings.delivery_timeout)
+        self.links = Links.from_base(settings.base_url or DEFAULT_BASE_URL)
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease = timedelta(seconds=settings.lease_seconds)
+        self.stopping = threading.Event()
+        self._lanes: Lanes | None = None
+        self._local = threading.local()
+        self._scanned: tuple[int, int, tuple[Board, ...]] | None = None  # (generation, epoch, boards)
+        self._catalog: Catalog | None = None
+        self._scan_lock = threading.Lock()
+
+    # --- boards and sessions ------------------------------------------------------------
+
+    def boards(self) -> dict[str, Board]:
+        return {b.name: b for b in self.boards_file.boards()}
+
+    def session(self, board: str) -> requests.Session:
+        """One pooled session per board and sending thread (a Session is not shared across threads)."""
+        sessions = self._local.__dict__.setdefault("sessions", {})
+        if board not in sessions:
+            sessions[board] = new_session()
+        return sessions[board]
+
+    # --- scan -------------------------------------------------------------------------------
+
+    def build(self, now: datetime) -> Callable[[list[changes.Event]], list[NewDelivery]]:
+        def build(events: list[changes.Event]) -> list[NewDelivery]:
+            out = []
+            documents: dict[tuple[str, int], dict | None] = {}  # one JSON-LD per posting version, for every board
+            for e in events:
+                url = self.links.job(e.posting_id)
+                key = (e.posting_id, e.version)
+                if key not in documents:
+                    documents[key] = job_posting(e.posting, url) if e.posting is not None else None
+                body = body_bytes(envelope(e.type, e.posting_id, e.version, url, documents[key], now))
+                out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body))
+            return out
+
+        return build
+
+    def scan(self, *, dry_run: bool = False) -> list[NewDelivery] | None:
+        """Compare the postings with what each board was sent; enqueue what is owed, atomically,
+        and return it (None: another worker is scanning). ``dry_run``: the same, rolled back.
+
+        One scan at a time in a process (the watch, the schedule and the expiry job all scan):
+        a scan of an older snapshot must never commit after a newer one.
+        """
+        with self._scan_lock:
+            return self._scan(dry_run)
+
+    def _scan(self, dry_run: bool) -> list[NewDelivery] | None:
+        self.loader.maybe_refresh(0)
+        snapshot = self.loader.snapshot
+        boards = tuple(self.boards().values())
+        now = self.clock()
+
+        def compute(postings: dict, sent: dict) -> changes.Plan:
+            return changes.plan(snapshot, now, boards, postings, sent)
+
+        enqueued = self.outbox.scan(compute, self.build(now), now, [b.name for b in boards], dry_run=dry_run)
+        if dry_run:
+            return enqueued
+        self._scanned = (snapshot.generation, self._epoch(snapshot, now), boards)
+        for d in enqueued or ():
+            log.info("enqueued %s v%d of %s for board %s", d.event_type, d.version, d.posting_id, d.board)
+        return enqueued
+
+    def needs_scan(self) -> bool:
+        """The cheap check: did the files, the boards or the expiry epoch change since the last scan?"""
+        self.loader.maybe_refresh(0)
+        snapshot = self.loader.snapshot
+        boards = tuple(self.boards().values())
+        return self._scanned != (snapshot.generation, self._epoch(snapshot, self.clock()), boards)
+
+    def _catalog_of(self, snapshot: Snapshot, now: datetime) -> Catalog:
+        if self._catalog is None or self._catalog.snapshot is not snapshot:
+            self._catalog = Catalog(snapshot, now)
+        return self._catalog
+
+    def _epoch(self, snapshot: Snapshot, now: datetime) -> int:
+        """How many expiries have passed: a change of it is a change of what is listed."""
+        return self._catalog_of(snapshot, now).epoch(now)
+
+    def next_expiry(self) -> datetime | None:
+        snapshot, now = self.loader.snapshot, self.clock()
+        return self._catalog_of(snapshot, now).next_expiry(self._epoch(snapshot, now))
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    def send(self, item: Delivery, board: Board) -> Outcome:
+        """Send one delivery once; what happened and what follows (recorded by the caller)."""
+        answer = send(
+            self.session(board.name),
+            board.url,
+            board.secret.reveal(),
+            item.webhook_id,
+            item.body,
+            self.policy,
+            system_clock,  # the signature carries the real time of the attempt: receivers check it
+        )
+        now = self.clock()
+        decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)
+        attempt = Attempt(item.webhook_id, now, answer.status, answer.duration_ms, answer.error_class, answer.excerpt)
+        if decision.disable_reason:
+            log.error("board %s answered 410 Gone: disabled until `syndicate boards enable %s`", board.name, board.name)
+        elif answer.error_class:
+            log.warning(
+                "delivery %s to %s: %s %s; next: %s",
+                item.webhook_id,
+                board.name,
+                answer.error_class,
+                answer.status or "",
+                decision.state,
+            )
+        return Outcome(item, attempt, decision.state, decision.next_attempt_at, decision.count, decision.disable_reason)
+
+    def attempt(self, item: Delivery, board: Board) -> str:
+        """Send one delivery once and record it; returns the delivery's new state."""
+        outcome = self.send(item, board)
+        self.outbox.record([outcome], self.clock())
+        return outcome.state
+
+    def deliver(self, report: CycleReport | None = None, *, until: threading.Event | None = None) -> CycleReport:
+        """Deliver what is due: until nothing is (``syndicate push``, the tests), or, with ``until``, until
+        that event is set (the worker process, which ``wake`` tells about new events).
+
+        This thread claims for every board's lane that has room and records what the lanes finished,
+        in batches (one transaction each); each lane sends with its own threads, at most
+        ``SYNDICATE_DELIVERY_CONCURRENCY`` at once, so a board that hangs holds up only its own lane.
+        Recording can make more due (the next version of a posting waits for the one before), so a
+        run until idle ends only when a claim after the last record finds nothing. An attempt whose
+        lease would run out before its deadline is not sent but given back, so live workers never
+        send one delivery twice.
+        """
+        report = report or CycleReport()
+        lanes = Lanes(self.settings.delivery_concurrency, self._attempt_once)
+        self._lanes = lanes
+        forever = until is not None
+        claim_now, last_claim, found_nothing = True, float("-inf"), False
+        unrecorded: list[Outcome] = []
+        try:
+            while True:
+                stopping = self.stopping.is_set() or (forever and until.is_set())
+                if stopping:
+                    lanes.drop_waiting()  # what runs finishes (each by its deadline); the rest goes back
+                else:
+                    lanes.set_boards(self.boards())
+                if (
+                    not stopping
+                    and self.database.usable
+                    and (claim_now or time.monotonic() - last_claim >= POLL_SECONDS)
+                ):
+                    room = lanes.room()
+                    claimed = self._claim(room) if room else []
+                    last_claim, claim_now, found_nothing = time.monotonic(), False, not claimed
+                    lanes.add(claimed)
+                busy = lanes.held() > 0 or unrecorded
+                finished, unsent, woken = lanes.wait(0.02 if busy else POLL_SECONDS if forever else 0, RECORD_BATCH)
+                claim_now = claim_now or woken
+                if unsent:
+                    self.database.call(lambda unsent=unsent: self.outbox.release_items(unsent, self.clock()), 0)
+                    found_nothing = True  # given back: the next round (or another worker) takes them, freshly leased
+                unrecorded += finished
+                if unrecorded and self._record(unrecorded, lanes):
+                    for done in unrecorded:
+                        report.attempts += 1
+                        report.outcomes[done.state] = report.outcomes.get(done.state, 0) + 1
+                    unrecorded = []
+                    claim_now = True  # what was recorded may have unblocked the next version of a posting
+                if lanes.idle() and not unsent:
+                    if not self.database.usable and (stopping or not forever):
+                        if unrecorded:  # their leases run out, and they are sent again (same webhook id)
+                            log.warning("%d attempt(s) could not be recorded: the database is away", len(unrecorded))
+                        return report  # a one-shot run (or a stop) does not wait for the database
+                    if not unrecorded and (stopping or (not forever and found_nothing and not claim_now)):
+                        return report
+                    if not self.database.usable:
+                        until.wait(POLL_SECONDS)  # type: ignore[union-attr]  (forever: until is set)
+        finally:
+            lanes.close()
+
+    def wake(self) -> None:
+        """New deliveries were enqueued: claim them now rather than at the next poll."""
+        lanes = self._lanes
+        if lanes is not None:
+            lanes.wake()
+
+    def _claim(self, room: dict[str, int]) -> list[Delivery]:
+        now = self.clock()
+        return self.database.call(
+            lambda: self.outbox.claim(now, self.owner, sum(room.values()), self.lease, room, room), []
+        )
+
+    def _record(self, outcomes: list[Outcome], lanes: Lanes) -> bool:
+        """Record outcomes (kept to try again if the database is away: the attempts happened)."""
+        done = self.database.call(lambda: self.outbox.record(outcomes, self.clock()) is not None, False)
+        if done:
+            lanes.recorded(outcomes)
+        return done
+
+    def _attempt_once(self, item: Delivery, board: Board) -> Outcome | None:
+        """Send unless too little lease is left for the whole attempt (None: not sent); a bug is recorded
+        as an attempt."""
+        try:
+            lease_left = (item.lease_until - self.clock()).total_seconds() if item.lease_until else 0
+            if lease_left <= self.policy.total_timeout + LEASE_MARGIN or self.stopping.is_set():
+                return None
+            return self.send(item, board)
+        except Exception as exc:  # a bug, not a network failure: recorded as a failed attempt, retried later
+            log.exception("delivery attempt of %s failed unexpectedly", item.webhook_id)
+            now = self.clock()
+            answer = Answer(None, 0.0, "internal", f"{type(exc).__name__}: {exc}"[:200])
+            decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)
+            attempt = Attempt(item.webhook_id, now, None, 0.0, "internal", answer.excerpt)
+            return Outcome(item, attempt, decision.state, decision.next_attempt_at, decision.count)
+
+    def cycle(self) -> CycleReport:
+        """One scan, then delivery of everything due: what ``syndicate push`` and the tests run."""
+        enqueued = self.scan()
+        report = CycleReport(events=len(enqueued or ()))
+        return self.deliver(report)
+
+    def stop(self) -> None:
+        """Give back the leases of what was not sent (attempts in flight end by their deadline)."""
+        self.stopping.set()
+        released = self.database.call(lambda: self.outbox.release(self.owner, self.clock()), 0)
+        if released:
+            log.info("released %d leased deliveries for another run", released)
+
+
+def run_worker(worker: Worker, database: Database | None = None) -> None:
+    """The worker process, until SIGTERM or SIGINT: wait for the database, migrate it, then deliver in
+    one thread while APScheduler runs the scans."""
+    from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    settings = worker.settings
+    database = database or worker.database
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run would drown the log
+    # a watch that finds the previous one still scanning is simply skipped: no line for that either
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    scheduler = BlockingScheduler(
+        executors={"default": JobExecutor(4)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone="UTC",
+    )
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if worker.stopping.is_set():
+            return  # a second signal while stopping: already on the way out
+        log.info("signal %d: finishing attempts in flight, giving back the rest, then stopping", signum)
+        worker.stopping.set()
+        if scheduler.running:
+            scheduler.shutdown(wait=False)  # the delivery thread ends its attempts in flight, below
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("worker %s: %d board(s) from %s", worker.owner, len(worker.boards()), settings.boards_path)
+    if worker.boards() and not settings.base_url:
+        log.warning(
+            "SYNDICATE_BASE_URL is not set: webhook payloads link to %s, which boards cannot reach",
+            DEFAULT_BASE_URL,
+        )
+    if not _migrated(worker, database):
+        return  # stopped while waiting for the database
+    worker.loader.refresh()
+
+    def when_usable(job: Callable[[], None]) -> Callable[[], None]:
+        """A job that skips its work while the database is away (checking it with backoff instead)."""
+
+        def run() -> None:
+            if worker.stopping.is_set() or (not database.usable and not database.check_due()):
+                return
+            try:
+                job()
+            except DATABASE_ERRORS as exc:  # logged once by the state change, not once per run
+                database.failed(exc)
+
+        return run
+
+    def schedule_expiry() -> None:
+        upcoming = worker.next_expiry()
+        if upcoming is not None:
+            run_at = upcoming + timedelta(microseconds=1)  # expired means now > valid_through
+            scheduler.add_job(scan, "date", run_date=run_at, id="expiry", replace_existing=True)
+
+    @when_usable
+    def scan() -> None:
+        if worker.scan():
+            worker.wake()  # deliver now, not at the next poll
+        schedule_expiry()
+
+    @when_usable
+    def watch() -> None:
+        if worker.needs_scan():
+            scan()
+
+    scheduler.add_job(watch, "interval", seconds=settings.watch_interval, id="watch")
+    scheduler.add_job(scan, "interval", seconds=settings.scan_interval, id="scan", next_run_time=system_clock())
+    delivery = threading.Thread(target=worker.deliver, kwargs={"until": worker.stopping}, name="dispatch")
+    delivery.start()
+    try:
+        if not worker.stopping.is_set():
+            scheduler.start()
+    finally:
+        worker.stopping.set()
+        delivery.join(settings.delivery_timeout + LEASE_MARGIN)  # every attempt ends by its deadline
+        worker.stop()
+
+
+def _migrated(worker: Worker, database: Database) -> bool:
+    """Migrate the database under its lock, waiting for it meanwhile (trying again with backoff, logging
+    once per change of state); False when the worker was told to stop first."""
+    while not worker.stopping.is_set():
+        try:
+            worker.outbox.store.migrate()
+        except DATABASE_ERRORS as exc:
+            database.failed(exc)
+            worker.stopping.wait(database.seconds_to_next_check())
+            continue
+        if database.check():
+            return True
+        worker.stopping.wait(database.seconds_to_next_check())
+    return False

@@ -1,0 +1,585 @@
+"""The durable outbox: data access for the webhook tables (SQLAlchemy Core, SQLite and PostgreSQL).
+
+Tables (migration 0004): ``posting_event_state`` and ``board_posting`` (what each
+board was last owed, see ``changes``), ``delivery`` (one row per event and
+board: the exact body, its state and lease), ``delivery_attempt`` (every try)
+and ``board_health``.
+
+A scan reads the remembered state and writes the new state and the deliveries
+in one write transaction, so a crash leaves either all of it or none. Claims
+take a lease: a worker killed mid-send leaves a lease that another (or the same,
+restarted) worker reclaims once it expires. On PostgreSQL claims skip rows
+another worker holds (``FOR UPDATE SKIP LOCKED``) and the scan runs under an
+advisory lock, so several workers neither double-claim nor double-scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from syndicate.push.changes import CLOSED, CREATED, UPDATED, BoardState, Event, Plan, PostingState
+from syndicate.store.engine import Store, _chunks, _insert, _utc, metadata
+
+posting_event_state = sa.Table(
+    "posting_event_state",
+    metadata,
+    sa.Column("posting_id", sa.String(200), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=True),
+    sa.Column("listed", sa.Boolean, nullable=False),
+    sa.Column("source", sa.Text, nullable=True),
+)
+board_posting = sa.Table(
+    "board_posting",
+    metadata,
+    sa.Column("board", sa.String(100), primary_key=True),
+    sa.Column("posting_id", sa.String(200), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("listed", sa.Boolean, nullable=False),
+)
+delivery = sa.Table(
+    "delivery",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("board", sa.String(100), nullable=False),
+    sa.Column("posting_id", sa.String(200), nullable=False),
+    sa.Column("event_type", sa.String(40), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_owner", sa.String(100), nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(40), nullable=True),
+    sa.Index("delivery_due", "state", "next_attempt_at"),
+    sa.Index("delivery_board_posting", "board", "posting_id", "seq"),
+    sa.Index(
+        "delivery_open",
+        "board",
+        "posting_id",
+        "seq",
+        sqlite_where=sa.text("state IN ('pending', 'delivering')"),
+        postgresql_where=sa.text("state IN ('pending', 'delivering')"),
+    ),
+)
+delivery_attempt = sa.Table(
+    "delivery_attempt",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.String(64), nullable=False, index=True),
+    sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("error_class", sa.String(20), nullable=True),
+    sa.Column("excerpt", sa.Text, nullable=True),
+)
+board_health = sa.Table(
+    "board_health",
+    metadata,
+    sa.Column("board", sa.String(100), primary_key=True),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.Text, nullable=True),
+    sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+)
+
+Computer = Callable[[dict[str, PostingState], dict[tuple[str, str], BoardState]], Plan]
+
+PENDING, DELIVERING, SUCCEEDED, FAILED, SUPERSEDED = "pending", "delivering", "succeeded", "failed", "superseded"
+STATES = (PENDING, DELIVERING, SUCCEEDED, FAILED, SUPERSEDED)
+OPEN_STATES = (PENDING, DELIVERING)
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    webhook_id: str
+    board: str
+    posting_id: str
+    event_type: str
+    version: int
+    body: bytes
+
+
+Builder = Callable[[list[Event]], list[NewDelivery]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A delivery row as the sender and the CLI see it."""
+
+    seq: int
+    webhook_id: str
+    board: str
+    posting_id: str
+    event_type: str
+    version: int
+    body: bytes
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_status: int | None
+    last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Delivery:
+        values = dict(row._mapping)
+        for key in ("next_attempt_at", "lease_until", "created_at", "updated_at"):
+            if values[key] is not None:
+                values[key] = _utc(values[key])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    webhook_id: str
+    attempted_at: datetime
+    status_code: int | None
+    duration_ms: float
+    error_class: str | None  # dns | connect | timeout | tls | http | None on success
+    excerpt: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt and what it decided for its delivery."""
+
+    item: Delivery
+    attempt: Attempt
+    state: str
+    next_attempt_at: datetime | None
+    count: bool = True
+    disable_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BoardHealth:
+    board: str
+    disabled: bool
+    disabled_reason: str | None
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    consecutive_failures: int
+
+
+class Outbox:
+    """Webhook state and deliveries in the store's database."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
+        self._writer = store._writer
+        self._postgres = self.engine.dialect.name == "postgresql"
+
+    # --- scan: read the remembered state, write the new one and the deliveries, atomically ---
+
+    def scan(
+        self, compute: Computer, build: Builder, now: datetime, boards: Iterable[str], *, dry_run: bool = False
+    ) -> list[NewDelivery] | None:
+        """Run one scan in one transaction and return the deliveries it enqueued; None when another
+        worker is scanning (PostgreSQL). ``dry_run``: the same scan, rolled back."""
+        with self._writer.connect() as conn:
+            transaction = conn.begin()
+            try:
+                lock = "SELECT pg_try_advisory_xact_lock(hashtext('syndicate-scan'))"
+                if self._postgres and not conn.execute(sa.text(lock)).scalar():
+                    transaction.rollback()
+                    return None
+                postings, sent = self._remembered(conn, set(boards))
+                enqueued = self._write_plan(conn, compute(postings, sent), build, now)
+            except BaseException:
+                transaction.rollback()
+                raise
+            if dry_run:
+                transaction.rollback()
+            else:
+                transaction.commit()
+            return enqueued
+
+    @staticmethod
+    def _remembered(
+        conn: Connection, configured: set[str]
+    ) -> tuple[dict[str, PostingState], dict[tuple[str, str], BoardState]]:
+        """What was observed of each posting, and what each configured board was last owed. A board
+        taken out of boards.toml (or a file briefly missing) is paused, not forgotten: if it comes
+        back it gets what changed meanwhile, not a second backfill."""
+        postings = {
+            r.posting_id: PostingState(r.version, r.content_hash, r.listed, r.source)
+            for r in conn.execute(sa.select(posting_event_state)).all()
+        }
+        sent = {
+            (r.board, r.posting_id): BoardState(r.version, r.listed)
+            for r in conn.execute(sa.select(board_posting)).all()
+            if r.board in configured
+        }
+        return postings, sent
+
+    def _write_plan(self, conn: Connection, plan: Plan, build: Builder, now: datetime) -> list[NewDelivery]:
+        insert = _insert(self.engine)
+        if plan.postings:
+            statement = insert(posting_event_state)
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["posting_id"],
+                    set_={c: statement.excluded[c] for c in ("version", "content_hash", "listed", "source")},
+                ),
+                [
+                    {
+                        "posting_id": pid,
+                        "version": s.version,
+                        "content_hash": s.content_hash,
+                        "listed": s.listed,
+                        "source": s.source,
+                    }
+                    for pid, s in plan.postings.items()
+                ],
+            )
+        if plan.boards:
+            statement = insert(board_posting)
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["board", "posting_id"],
+                    set_={c: statement.excluded[c] for c in ("version", "listed")},
+                ),
+                [
+                    {"board": b, "posting_id": pid, "version": s.version, "listed": s.listed}
+                    for (b, pid), s in plan.boards.items()
+                ],
+            )
+        if not plan.events:
+            return []
+        enqueued = build(self._coalesce(conn, plan.events, now))
+        rows = [
+            {
+                "webhook_id": item.webhook_id,
+                "board": item.board,
+                "posting_id": item.posting_id,
+                "event_type": item.event_type,
+                "version": item.version,
+                "body": item.body,
+                "state": PENDING,
+                "attempts": 0,
+                "next_attempt_at": _utc(now),
+                "created_at": _utc(now),
+                "updated_at": _utc(now),
+            }
+            for item in enqueued
+        ]
+        if rows:
+            conn.execute(delivery.insert(), rows)
+        return enqueued
+
+    def _coalesce(self, conn: Connection, events: list[Event], now: datetime) -> list[Event]:
+        """Replace pending deliveries by the new events; return the events to insert.
+
+        A newer event supersedes a pending one of the same board and posting (never one in
+        flight: the update only takes rows still pending, and says which it took). Then:
+        - an update replacing a creation the board never got is a creation;
+        - a close replacing a creation never attempted cancels both: the board never heard of it;
+        - an event of a kind the board does not take is not sent, but it still replaces a pending
+          one, and if that was a creation the board never got, it becomes a creation of the
+          current content (or nothing, once the posting is no longer listed).
+        """
+        keys = {(e.board, e.posting_id) for e in events}
+        candidates = [
+            r.seq
+            for r in conn.execute(
+                sa.select(delivery.c.seq, delivery.c.board, delivery.c.posting_id).where(delivery.c.state == PENDING)
+            ).all()
+            if (r.board, r.posting_id) in keys
+        ]
+        replaced: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for chunk in _chunks(candidates):
+            taken = conn.execute(
+                delivery.update()
+                .where(delivery.c.seq.in_(chunk), delivery.c.state == PENDING)
+                .values(state=SUPERSEDED, updated_at=_utc(now))
+                .returning(delivery.c.board, delivery.c.posting_id, delivery.c.event_type, delivery.c.attempts)
+            ).all()
+            for board, pid, kind, attempts in taken:
+                replaced.setdefault((board, pid), []).append((kind, attempts))
+        out = []
+        for event in events:
+            older = replaced.get((event.board, event.posting_id), [])
+            unsent_creation = any(kind == CREATED for kind, _ in older)
+            never_tried = unsent_creation and all(attempts == 0 for kind, attempts in older if kind == CREATED)
+            if event.type == CLOSED and never_tried:
+                continue
+            if event.type == UPDATED and unsent_creation:
+                event = replace(event, type=CREATED, wanted=True)
+            if event.wanted:
+                out.append(event)
+        return out
+
+    # --- claims and outcomes -------------------------------------------------------------
+
+    def claim(
+        self,
+        now: datetime,
+        owner: str,
+        limit: int,
+        lease: timedelta,
+        boards: Iterable[str],
+        room: Mapping[str, int] | None = None,
+    ) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries, at most ``room[board]`` of each board.
+
+        Per (board, posting) only the oldest open delivery is due, and none while another is
+        in flight (a replayed old one included). Disabled and unconfigured boards get nothing.
+        """
+        boards = sorted(set(boards))
+        if room is not None:
+            boards = [b for b in boards if room.get(b, 0) > 0]
+        if not boards or limit <= 0:
+            return []
+        now = _utc(now)
+        other = delivery.alias("other")
+        disabled = sa.select(board_health.c.board).where(board_health.c.disabled)
+        due = sa.or_(
+            sa.and_(delivery.c.state == PENDING, delivery.c.next_attempt_at <= now),
+            sa.and_(delivery.c.state == DELIVERING, delivery.c.lease_until < now),  # a dead worker's lease
+        )
+        blocked = (
+            sa.select(other.c.seq)
+            .where(other.c.board == delivery.c.board, other.c.posting_id == delivery.c.posting_id)
+            .where(other.c.seq != delivery.c.seq, other.c.state.in_(OPEN_STATES))
+            .where(
+                sa.or_(other.c.seq < delivery.c.seq, sa.and_(other.c.state == DELIVERING, other.c.lease_until >= now))
+            )
+            .exists()
+        )
+        query = (
+            sa.select(delivery.c.seq, delivery.c.board)
+            .where(due, ~blocked, delivery.c.board.in_(boards), delivery.c.board.not_in(disabled))
+            .order_by(delivery.c.next_attempt_at, delivery.c.seq)
+            .limit(limit if room is None else min(limit * len(boards), 4 * limit))
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True, of=delivery)
+        with self._writer.begin() as conn:
+            left = dict(room) if room is not None else None
+            seqs = []
+            for seq, board in conn.execute(query).all():
+                if left is not None:
+                    if left.get(board, 0) <= 0:
+                        continue  # this board has its share in flight: the others are not held up
+                    left[board] -= 1
+                seqs.append(seq)
+                if len(seqs) == limit:
+                    break
+            if not seqs:
+                return []
+            conn.execute(
+                delivery.update()
+                .where(delivery.c.seq.in_(seqs))
+                .values(state=DELIVERING, lease_owner=owner, lease_until=now + lease, updated_at=now)
+            )
+            rows = conn.execute(sa.select(delivery).where(delivery.c.seq.in_(seqs)).order_by(delivery.c.seq)).all()
+        return [Delivery.from_row(r) for r in rows]
+
+    def release_items(self, items: Iterable[Delivery], now: datetime) -> int:
+        """Give back leased deliveries that were not sent (a stop, or too little lease left)."""
+        seqs = [d.seq for d in items]
+        if not seqs:
+            return 0
+        count = 0
+        with self._writer.begin() as conn:
+            for chunk in _chunks(seqs):
+                count += conn.execute(
+                    delivery.update()
+                    .where(delivery.c.seq.in_(chunk), delivery.c.state == DELIVERING)
+                    .values(state=PENDING, lease_owner=None, lease_until=None, updated_at=_utc(now))
+                ).rowcount
+        return count
+
+    def record(self, outcomes: Sequence[Outcome], now: datetime) -> int:
+        """Record attempts and the deliveries' new states in one transaction; returns how many
+        deliveries changed. Every attempt is logged. A delivery takes an outcome while this worker
+        holds its lease; after the lease was lost, only if no attempt was recorded on it since this
+        one was claimed, and, while another worker holds it, only a success (which is then not
+        thrown away: the board has it; that worker's own result is ignored)."""
+        if not outcomes:
+            return 0
+        changed = 0
+        now = _utc(now)
+        lease_ours = sa.and_(delivery.c.state == DELIVERING, delivery.c.lease_owner == sa.bindparam("b_owner"))
+        nobody_since = sa.and_(
+            sa.or_(delivery.c.state == PENDING, delivery.c.state == DELIVERING),  # no IN list: executemany
+            delivery.c.attempts == sa.bindparam("b_attempts"),
+            sa.or_(
+                delivery.c.lease_owner.is_(None),
+                delivery.c.lease_until < now,
+                sa.bindparam("b_succeeded", type_=sa.Boolean) == sa.true(),
+            ),
+        )
+        with self._writer.begin() as conn:
+            result = conn.execute(
+                delivery.update()
+                .where(delivery.c.seq == sa.bindparam("b_seq"))
+                .where(sa.or_(lease_ours, nobody_since))
+                .values(
+                    state=sa.bindparam("b_state"),
+                    attempts=delivery.c.attempts + sa.bindparam("b_count"),
+                    next_attempt_at=sa.func.coalesce(
+                        sa.bindparam("b_next", type_=delivery.c.next_attempt_at.type), delivery.c.next_attempt_at
+                    ),
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=sa.bindparam("b_now"),
+                    last_status=sa.bindparam("b_status"),
+                    last_error=sa.bindparam("b_error"),
+                ),
+                [
+                    {
+                        "b_seq": o.item.seq,
+                        "b_owner": o.item.lease_owner,
+                        "b_attempts": o.item.attempts,
+                        "b_succeeded": o.state == SUCCEEDED,
+                        "b_state": o.state,
+                        "b_count": 1 if o.count else 0,
+                        "b_next": _utc(o.next_attempt_at) if o.next_attempt_at else None,
+                        "b_now": _utc(o.attempt.attempted_at),
+                        "b_status": o.attempt.status_code,
+                        "b_error": o.attempt.error_class,
+                    }
+                    for o in outcomes
+                ],
+            )
+            changed = result.rowcount
+            conn.execute(delivery_attempt.insert(), [dict(o.attempt.__dict__) for o in outcomes])
+            for board in dict.fromkeys(o.item.board for o in outcomes):
+                self._health(conn, board, [o for o in outcomes if o.item.board == board])
+        return changed
+
+    def _health(self, conn: Connection, board: str, outcomes: list[Outcome]) -> None:
+        """Fold a board's outcomes, in order, into its health row."""
+        successes = [o for o in outcomes if o.attempt.error_class is None]
+        failures = [o for o in outcomes if o.attempt.error_class is not None]
+        reset = bool(successes)
+        last_ok = max((o.attempt.attempted_at for o in successes), default=None)
+        after = [o for o in failures if last_ok is None or o.attempt.attempted_at > last_ok]
+        last_failure = max((o.attempt.attempted_at for o in failures), default=None)
+        disable = next((o.disable_reason for o in outcomes if o.disable_reason), None)
+        row = {
+            "board": board,
+            "disabled": disable is not None,
+            "disabled_reason": disable,
+            "last_success_at": _utc(last_ok) if last_ok else None,
+            "last_failure_at": _utc(last_failure) if last_failure else None,
+            "consecutive_failures": len(after),
+        }
+        updates: dict[str, Any] = {
+            "consecutive_failures": len(after) if reset else board_health.c.consecutive_failures + len(after)
+        }
+        if last_ok:
+            updates["last_success_at"] = _utc(last_ok)
+        if last_failure:
+            updates["last_failure_at"] = _utc(last_failure)
+        if disable is not None:
+            updates |= {"disabled": True, "disabled_reason": disable}
+        statement = _insert(self.engine)(board_health)
+        conn.execute(statement.on_conflict_do_update(index_elements=["board"], set_=updates), row)
+
+    def release(self, owner: str, now: datetime) -> int:
+        """Give back every lease of ``owner`` (a worker stopping without sending them)."""
+        with self._writer.begin() as conn:
+            return conn.execute(
+                delivery.update()
+                .where(delivery.c.state == DELIVERING, delivery.c.lease_owner == owner)
+                .values(state=PENDING, lease_owner=None, lease_until=None, updated_at=_utc(now))
+            ).rowcount
+
+    # --- operators -------------------------------------------------------------------------
+
+    def deliveries(
+        self, *, board: str | None = None, state: str | None = None, posting: str | None = None, limit: int = 200
+    ) -> list[Delivery]:
+        query = sa.select(delivery).order_by(delivery.c.seq.desc()).limit(limit)
+        for column, value in ((delivery.c.board, board), (delivery.c.state, state), (delivery.c.posting_id, posting)):
+            if value is not None:
+                query = query.where(column == value)
+        with self.engine.connect() as conn:
+            return [Delivery.from_row(r) for r in conn.execute(query).all()]
+
+    def attempts(self, webhook_id: str) -> list[Attempt]:
+        query = sa.select(delivery_attempt).where(delivery_attempt.c.webhook_id == webhook_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(delivery_attempt.c.id)).all()
+        return [
+            Attempt(r.webhook_id, _utc(r.attempted_at), r.status_code, r.duration_ms, r.error_class, r.excerpt)
+            for r in rows
+        ]
+
+    def redeliver(
+        self, now: datetime, *, webhook_id: str | None = None, board: str | None = None, since: datetime | None = None
+    ) -> list[str]:
+        """Queue deliveries again with their own webhook ids and bytes: one by id, or every failed one."""
+        query = sa.select(delivery.c.seq, delivery.c.webhook_id)
+        if webhook_id is not None:
+            query = query.where(delivery.c.webhook_id == webhook_id, delivery.c.state != DELIVERING)
+        else:
+            query = query.where(delivery.c.state == FAILED)
+            if board is not None:
+                query = query.where(delivery.c.board == board)
+            if since is not None:
+                query = query.where(delivery.c.created_at >= _utc(since))
+        with self._writer.begin() as conn:
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    delivery.update()
+                    .where(delivery.c.seq.in_([r.seq for r in rows]))
+                    .values(state=PENDING, attempts=0, next_attempt_at=_utc(now), updated_at=_utc(now))
+                )
+        return [r.webhook_id for r in rows]
+
+    def health(self) -> dict[str, BoardHealth]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(board_health)).all()
+        return {
+            r.board: BoardHealth(
+                r.board,
+                r.disabled,
+                r.disabled_reason,
+                _utc(r.last_success_at) if r.last_success_at else None,
+                _utc(r.last_failure_at) if r.last_failure_at else None,
+                r.consecutive_failures,
+            )
+            for r in rows
+        }
+
+    def disabled_boards(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.scalars(sa.select(board_health.c.board).where(board_health.c.disabled)).all())
+
+    def enable_board(self, board: str) -> bool:
+        with self._writer.begin() as conn:
+            return bool(
+                conn.execute(
+                    board_health.update()
+                    .where(board_health.c.board == board)
+                    .values(disabled=False, disabled_reason=None, consecutive_failures=0)
+                ).rowcount
+            )
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Deliveries per (board, state), for metrics and the CLI."""
+        columns = (delivery.c.board, delivery.c.state)
+        query = sa.select(*columns, sa.func.count()).group_by(*columns)
+        with self.engine.connect() as conn:
+            return {(b, s): n for b, s, n in conn.execute(query).all()}
