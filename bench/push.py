@@ -77,8 +77,8 @@ def ceiling(url: str, count: int, size: int) -> float:
 def worker_run(postings: Path, boards: Path, concurrency: int) -> tuple[float, int, int]:
     """(deliveries/s, deliveries, mean body bytes) of one cycle of a fresh worker over a fresh database."""
     from syndicate.push.worker import Worker
+    from syndicate.services import build_services
     from syndicate.settings import load_settings
-    from syndicate.web.app import build_services
 
     with tempfile.TemporaryDirectory() as instance:
         settings = load_settings(

@@ -17,9 +17,9 @@ from syndicate.push.delivery import send
 from syndicate.push.webhook import new_webhook_id, ping_body
 from syndicate.push.worker import Worker, run_worker
 from syndicate.redact import redact_url
+from syndicate.services import Services
 from syndicate.store.database import DATABASE_ERRORS, describe
 from syndicate.store.outbox import STATES, Delivery, Outbox
-from syndicate.web.app import Services
 
 
 @click.group("syndicate")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from syndicate.model import Status
@@ -19,7 +19,6 @@ from syndicate.postings.loader import PostingLoader
 from syndicate.postings.reader import ERROR, WARNING
 from syndicate.store.database import Database
 from syndicate.store.outbox import BoardHealth, Outbox
-from syndicate.web.httpcache import RenderCache
 
 
 class SnapshotCollector(Collector):
@@ -56,25 +55,6 @@ class SnapshotCollector(Collector):
             "syndicate_snapshot_loaded_timestamp_seconds",
             "When this process loaded its current snapshot (Unix time).",
             value=snapshot.loaded_at.timestamp(),
-        )
-
-
-class RenderCacheCollector(Collector):
-    """This process's render cache: entries, bytes, hits and misses (per process, like the cache)."""
-
-    def __init__(self, cache: RenderCache) -> None:
-        self.cache = cache
-
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        yield GaugeMetricFamily("syndicate_render_cache_entries", "Rendered outputs kept.", value=len(self.cache))
-        yield GaugeMetricFamily(
-            "syndicate_render_cache_bytes", "Bytes of rendered outputs kept.", value=self.cache.bytes
-        )
-        yield CounterMetricFamily(
-            "syndicate_render_cache_hits", "Requests answered from a rendered output.", value=self.cache.hits
-        )
-        yield CounterMetricFamily(
-            "syndicate_render_cache_misses", "Requests that rendered their output.", value=self.cache.misses
         )
 
 

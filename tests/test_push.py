@@ -18,9 +18,9 @@ from conftest import Clock, posting_text, write
 
 from bench.sink import DEMO_SECRET, Sink
 from syndicate.push.worker import Worker
+from syndicate.services import build_services
 from syndicate.settings import load_settings
 from syndicate.store.outbox import FAILED, PENDING, SUCCEEDED, SUPERSEDED
-from syndicate.web.app import build_services
 
 OTHER_SECRET = "whsec_b3RoZXItYm9hcmQtc2VjcmV0LW9mLWF0LWxlYXN0LTI0"
 

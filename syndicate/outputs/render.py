@@ -16,8 +16,8 @@ from syndicate.outputs import api, feeds, indeed, pages, sitemap
 from syndicate.outputs.catalog import Catalog
 from syndicate.outputs.filters import Filter
 from syndicate.outputs.jsonld import job_posting, script_json
+from syndicate.outputs.rendered import Rendered
 from syndicate.outputs.urls import Links
-from syndicate.web.httpcache import Rendered
 
 HTML = "text/html; charset=utf-8"
 FEED_CONTENT_TYPES = {

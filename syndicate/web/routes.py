@@ -17,16 +17,17 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import MethodNotAllowed
 
-from syndicate.metrics import RenderCacheCollector
 from syndicate.model import Posting, Status
 from syndicate.outputs import render as outputs
 from syndicate.outputs.catalog import Catalog
 from syndicate.outputs.filters import NO_FILTER, Filter, FilterError, parse_filter, parse_page
 from syndicate.outputs.render import PageNotFound
+from syndicate.outputs.rendered import Rendered
 from syndicate.outputs.urls import Links
-from syndicate.web.app import Services, services
+from syndicate.services import Services
+from syndicate.web.app import services
 from syndicate.web.hosts import host_allowed, hostname
-from syndicate.web.httpcache import Rendered, accepts_gzip, not_modified
+from syndicate.web.httpcache import RenderCacheCollector, accepts_gzip, not_modified
 from syndicate.web.state import WebState
 
 log = logging.getLogger(__name__)
