@@ -1,4 +1,9 @@
-"""``flask --app app syndicate ...``: the operator's commands."""
+"""The operator's commands: ``syndicate ...`` (the console script) or ``flask --app app syndicate ...``.
+
+Each command builds only what it uses. Under the console script that is the process's services
+(``syndicate.services``: settings, store, loader, unloaded) and never the web layer; ``lint`` needs
+only the settings. Under ``flask --app app`` the commands use the app's services instead.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,73 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from flask import current_app
 
+from syndicate.clock import system_clock
+from syndicate.logs import configure_logging
 from syndicate.postings.files import read_folder
 from syndicate.postings.lint import counts, lint
 from syndicate.push.boards import BoardsError, load_boards
 from syndicate.push.delivery import send
+from syndicate.push.process import run_worker
 from syndicate.push.webhook import new_webhook_id, ping_body
-from syndicate.push.worker import Worker, run_worker
+from syndicate.push.worker import Worker
 from syndicate.redact import redact_url
-from syndicate.services import Services
+from syndicate.services import Services, build_services
+from syndicate.settings import Settings, SettingsError, load_settings
 from syndicate.store.database import DATABASE_ERRORS, describe
 from syndicate.store.outbox import STATES, Delivery, Outbox
+
+_SERVICES = "syndicate.services"
+_SETTINGS = "syndicate.settings"
+
+
+def _settings() -> Settings:
+    """The settings of this run: the app's under ``flask --app app``, else from the environment."""
+    root = click.get_current_context().find_root()
+    if _SETTINGS not in root.meta:
+        load_app = getattr(root.obj, "load_app", None)  # flask's ScriptInfo (duck-typed: no Flask import)
+        if load_app is not None:
+            root.meta[_SETTINGS] = _services().settings
+        else:
+            try:
+                root.meta[_SETTINGS] = load_settings()
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from None
+    return root.meta[_SETTINGS]
+
+
+def _services() -> Services:
+    """The services of this run, built once: the app's under ``flask --app app``, else new ones
+    (closed when the command ends). Building them reads nothing: no posting is parsed here."""
+    root = click.get_current_context().find_root()
+    if _SERVICES not in root.meta:
+        load_app = getattr(root.obj, "load_app", None)
+        if load_app is not None:
+            root.meta[_SERVICES] = load_app().extensions["syndicate"]
+        else:
+            svc = build_services(_settings())
+            root.call_on_close(svc.close)
+            root.meta[_SERVICES] = svc
+    return root.meta[_SERVICES]
+
+
+def _outbox() -> Outbox:
+    """The delivery log of a command that only reads or edits it: no posting is parsed, and a database
+    that is away or not migrated is a clear error."""
+    store = _services().store
+    try:
+        schema = store.schema()
+    except DATABASE_ERRORS as exc:
+        raise click.ClickException(f"the database is not usable: {describe(exc)}") from None
+    if not schema.current:
+        raise click.ClickException(f"the database schema is {schema}")
+    return Outbox(store)
+
+
+def main() -> None:
+    """The console script ``syndicate``."""
+    configure_logging()
+    cli(prog_name="syndicate")
 
 
 @click.group("syndicate")
@@ -38,12 +98,12 @@ def lint_command(folder: Path | None, fmt: str, strict: bool) -> None:
     aggregators will complain about. Exits 1 on errors (and on warnings with
     --strict).
     """
-    settings = current_app.extensions["syndicate"].settings
+    settings = _settings()  # lint reads FOLDER and nothing else: no database, no served folder
     root = folder or settings.postings_dir
     if not root.is_dir():
         raise click.BadParameter(f"{root} is not a folder", param_hint="FOLDER")
     results = read_folder(root, settings.tzinfo, settings.max_posting_bytes, settings.limits)
-    problems = lint(results, current_app.extensions["syndicate"].clock())
+    problems = lint(results, system_clock())
     errors, warnings = counts(problems)
     if fmt == "json":
         click.echo(json.dumps([p.as_dict() for p in problems], indent=2, ensure_ascii=False))
@@ -66,7 +126,7 @@ def migrate_command() -> None:
     Safe when several processes run it at once: they take a lock and the
     second finds nothing to do. The worker runs it too when it starts.
     """
-    svc = current_app.extensions["syndicate"]
+    svc = _services()
     try:
         svc.store.migrate()
     except DATABASE_ERRORS as exc:
@@ -79,7 +139,7 @@ def migrate_command() -> None:
 
 def _worker() -> Worker:
     """The worker of a one-shot command: the database must be usable now (else a clear error)."""
-    svc = current_app.extensions["syndicate"]
+    svc = _services()
     _check_boards(svc)
     try:
         svc.store.migrate()
@@ -104,7 +164,7 @@ def worker_command() -> None:
     Started while the database is away, it waits for it (checking with backoff,
     logging once per change), migrates it under a lock, then works.
     """
-    svc = current_app.extensions["syndicate"]
+    svc = _services()
     _check_boards(svc)
     run_worker(Worker(svc.settings, svc.store, svc.loader, clock=svc.clock), svc.database)
 
@@ -154,7 +214,7 @@ def _delivery_dict(d: Delivery) -> dict[str, object]:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def deliveries_command(board: str | None, state: str | None, posting: str | None, limit: int, fmt: str) -> None:
     """The delivery log, newest first, with each delivery's last outcome (and disabled boards)."""
-    outbox = Outbox(current_app.extensions["syndicate"].store)
+    outbox = _outbox()
     items = outbox.deliveries(board=board, state=state, posting=posting, limit=limit)
     disabled = outbox.disabled_boards()
     if fmt == "json":
@@ -192,11 +252,9 @@ def redeliver_command(webhook_id: str | None, failed: bool, board: str | None, s
     """Queue a delivery again, with its own webhook id and bytes: WEBHOOK_ID, or --failed."""
     if bool(webhook_id) == failed:
         raise click.UsageError("give a WEBHOOK_ID or --failed")
-    outbox = Outbox(current_app.extensions["syndicate"].store)
+    outbox = _outbox()
     since_utc = since.replace(tzinfo=UTC) if since else None
-    queued = outbox.redeliver(
-        current_app.extensions["syndicate"].clock(), webhook_id=webhook_id, board=board, since=since_utc
-    )
+    queued = outbox.redeliver(_services().clock(), webhook_id=webhook_id, board=board, since=since_utc)
     if webhook_id and not queued:
         raise click.ClickException(f"no delivery {webhook_id} (or it is being sent right now)")
     click.echo(f"{len(queued)} delivery(ies) queued again; the worker sends them at once")
@@ -227,7 +285,7 @@ def boards_group(ctx: click.Context) -> None:
 @click.argument("name")
 def boards_enable(name: str) -> None:
     """Re-enable a board disabled by a 410; its waiting deliveries go out again."""
-    if not Outbox(current_app.extensions["syndicate"].store).enable_board(name):
+    if not _outbox().enable_board(name):
         raise click.ClickException(f"board {name!r} has no recorded state (was it ever disabled?)")
     click.echo(f"board {name} enabled")
 

@@ -20,6 +20,9 @@ from sqlalchemy.engine import make_url
 from syndicate.postings.limits import DEFAULT_LIMITS, Limits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Relative paths are taken from the checkout's root (run from a clone or an editable install), and from
+# the working directory where the package was installed (``pip install .``: there is no checkout).
+BASE_DIR = REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else Path.cwd()
 
 
 class SettingsError(ValueError):
@@ -398,7 +401,7 @@ class Settings:
 
 
 def _absolute(path: Path) -> Path:
-    return path if path.is_absolute() else REPO_ROOT / path
+    return path if path.is_absolute() else BASE_DIR / path
 
 
 def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:

@@ -133,7 +133,7 @@ def test_a_web_process_only_checks_the_schema_and_names_the_migration(
     try:
         body = web.health()
         assert body is not None and body["status"] == "degraded" and body["database"] is False
-        assert body["schema"] == "unknown" or "run `flask --app app syndicate migrate`" in body["database_error"]
+        assert body["schema"] == "unknown" or "run `syndicate migrate`" in body["database_error"]
         assert get(f"{web.base}/feed.atom").status_code == 200
         engine = sa.create_engine(postgresql_url)
         with engine.connect() as conn:

@@ -17,13 +17,17 @@ from typing import Any
 
 import pytest
 from conftest import REPO_ROOT, posting_text, write
+from faults import HangingBoard
 
 from bench.sink import DEMO_SECRET, Sink
 
 pytestmark = pytest.mark.slow
 
 
-def start_worker(tmp_path: Path, postings: Path, database_url: str, sink: Sink) -> subprocess.Popen:
+def start_worker(
+    tmp_path: Path, postings: Path, database_url: str, sink: Sink | HangingBoard, prelude: str = "", **more: str
+) -> subprocess.Popen:
+    """``syndicate worker`` (the Procfile's line) as ``python -m syndicate``; ``prelude`` runs first in it."""
     boards = tmp_path / "boards.toml"
     boards.write_text(f'[[boards]]\nname = "board"\nurl = "{sink.url}"\nsecret = "{DEMO_SECRET}"\n', encoding="utf-8")
     env = {
@@ -37,9 +41,11 @@ def start_worker(tmp_path: Path, postings: Path, database_url: str, sink: Sink) 
         "SYNDICATE_DELIVERY_TIMEOUT": "2",
         "SYNDICATE_RETRY_SCHEDULE": "0,0.5,1,1,1,1,1,1,1,1",
         "SYNDICATE_BASE_URL": "https://jobs.example",
+        **more,
     }
+    main = "import runpy, sys; sys.argv = ['syndicate', 'worker']; runpy.run_module('syndicate', run_name='__main__')"
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "syndicate", "worker"],
+        [sys.executable, "-c", f"{prelude}\n{main}"],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -224,3 +230,55 @@ def test_expiry_is_pushed_at_valid_through_without_any_file_change(
     assert (closed["payload"]["type"], closed["payload"]["data"]["version"]) == ("posting.closed", 2)
     late = datetime.fromtimestamp(int(closed["timestamp"]), UTC) - expires
     assert timedelta(0) <= late <= timedelta(seconds=2), late
+
+
+def test_the_worker_loads_no_web_layer(tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink) -> None:
+    """The worker builds the services alone: after a whole cycle (an event delivered) no module of the web
+    layer, of Flask or of the render cache was ever imported in its process."""
+    write(postings_dir, "p00.md", posting_text("p00"))
+    modules = tmp_path / "modules.txt"
+    prelude = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(modules)!r}, 'w').write('\\n'.join(sorted(sys.modules))))"
+    )
+    worker = start_worker(tmp_path, postings_dir, database_url, sink, prelude)
+    try:
+        assert wait_for(lambda: len(sink.events) >= 1, 60), "the worker delivered its event"
+    finally:
+        assert stop(worker) == 0
+    loaded = modules.read_text(encoding="utf-8").split("\n")
+    assert "syndicate.push.worker" in loaded and "syndicate.services" in loaded  # the dump is the worker's
+    web = [m for m in loaded if m.split(".")[0] in ("flask", "werkzeug") or m.startswith("syndicate.web")]
+    assert web == [], f"the worker imported the web layer: {web}"
+    assert "syndicate.outputs.render" not in loaded, "the worker built no render glue (it sends JSON-LD only)"
+
+
+def test_a_second_sigterm_stops_the_worker_at_once(tmp_path: Path, postings_dir: Path, database_url: str) -> None:
+    """The first SIGTERM waits for the attempts in flight (here up to their 20 s deadline); a second one
+    stops the worker at once, as rq's second Ctrl+C does."""
+    write(postings_dir, "p00.md", posting_text("p00"))
+    board = HangingBoard()
+    worker = start_worker(
+        tmp_path,
+        postings_dir,
+        database_url,
+        board,
+        SYNDICATE_DELIVERY_TIMEOUT="20",
+        SYNDICATE_LEASE_SECONDS="30",
+    )
+    try:
+        assert wait_for(lambda: board.connections > 0, 60), "an attempt is in flight (the board holds it)"
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(1)  # wall-clock: a real process is given a second to (wrongly) exit on the first signal
+        assert worker.poll() is None, "the first SIGTERM waits for the attempt in flight"
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=10)  # at once: well inside the 20 s the first signal would wait
+        assert code == 128 + signal.SIGTERM
+        assert "again: stopping now" in (worker.stderr.read() if worker.stderr else "")
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        if worker.stderr:
+            worker.stderr.close()
+        board.close()

@@ -1,17 +1,7 @@
 """The worker: scan the postings for owed events, deliver what is due. One cycle is one call.
 
-``Worker.cycle()`` runs one scan and delivers until nothing is due; tests call
-it with a clock they control. ``run_worker`` is the process around the same
-functions: it waits for the database (with backoff), migrates it under a lock,
-then runs delivery continuously in one thread (``deliver(until=...)``, woken by
-every scan that enqueues) while APScheduler's ``BlockingScheduler`` schedules
-the scans (explicit job ids, ``coalesce``, ``max_instances=1``): a cheap watch
-every ``SYNDICATE_WATCH_INTERVAL`` seconds that scans when files, boards or the
-expiry epoch changed, a full scan every ``SYNDICATE_SCAN_INTERVAL`` and a
-one-off scan at the next ``valid_through``. While the database is away the
-jobs skip their work and the watch checks it with backoff. SIGTERM lets the
-attempts in flight finish (each within its deadline), gives back the rest and
-exits.
+``Worker.cycle()`` runs one scan and delivers until nothing is due; tests call it with a clock they
+control. The process around it (the scheduler, the signals) is ``syndicate.push.process``.
 """
 
 from __future__ import annotations
@@ -19,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import signal
 import socket
 import threading
 import time
@@ -27,7 +16,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import FrameType
 
 import requests
 
@@ -43,7 +31,7 @@ from syndicate.push.delivery import Answer, Policy, decide, new_session, send
 from syndicate.push.lanes import Lanes
 from syndicate.push.webhook import body_bytes, envelope, new_webhook_id
 from syndicate.settings import Settings
-from syndicate.store.database import DATABASE_ERRORS, Database
+from syndicate.store.database import Database
 from syndicate.store.engine import Store
 from syndicate.store.outbox import Attempt, Delivery, NewDelivery, Outbox, Outcome
 
@@ -309,99 +297,3 @@ class Worker:
         released = self.database.call(lambda: self.outbox.release(self.owner, self.clock()), 0)
         if released:
             log.info("released %d leased deliveries for another run", released)
-
-
-def run_worker(worker: Worker, database: Database | None = None) -> None:
-    """The worker process, until SIGTERM or SIGINT: wait for the database, migrate it, then deliver in
-    one thread while APScheduler runs the scans."""
-    from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
-    settings = worker.settings
-    database = database or worker.database
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run would drown the log
-    # a watch that finds the previous one still scanning is simply skipped: no line for that either
-    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
-    scheduler = BlockingScheduler(
-        executors={"default": JobExecutor(4)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        timezone="UTC",
-    )
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if worker.stopping.is_set():
-            return  # a second signal while stopping: already on the way out
-        log.info("signal %d: finishing attempts in flight, giving back the rest, then stopping", signum)
-        worker.stopping.set()
-        if scheduler.running:
-            scheduler.shutdown(wait=False)  # the delivery thread ends its attempts in flight, below
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    log.info("worker %s: %d board(s) from %s", worker.owner, len(worker.boards()), settings.boards_path)
-    if worker.boards() and not settings.base_url:
-        log.warning(
-            "SYNDICATE_BASE_URL is not set: webhook payloads link to %s, which boards cannot reach",
-            DEFAULT_BASE_URL,
-        )
-    if not _migrated(worker, database):
-        return  # stopped while waiting for the database
-    worker.loader.refresh()
-
-    def when_usable(job: Callable[[], None]) -> Callable[[], None]:
-        """A job that skips its work while the database is away (checking it with backoff instead)."""
-
-        def run() -> None:
-            if worker.stopping.is_set() or (not database.usable and not database.check_due()):
-                return
-            try:
-                job()
-            except DATABASE_ERRORS as exc:  # logged once by the state change, not once per run
-                database.failed(exc)
-
-        return run
-
-    def schedule_expiry() -> None:
-        upcoming = worker.next_expiry()
-        if upcoming is not None:
-            run_at = upcoming + timedelta(microseconds=1)  # expired means now > valid_through
-            scheduler.add_job(scan, "date", run_date=run_at, id="expiry", replace_existing=True)
-
-    @when_usable
-    def scan() -> None:
-        if worker.scan():
-            worker.wake()  # deliver now, not at the next poll
-        schedule_expiry()
-
-    @when_usable
-    def watch() -> None:
-        if worker.needs_scan():
-            scan()
-
-    scheduler.add_job(watch, "interval", seconds=settings.watch_interval, id="watch")
-    scheduler.add_job(scan, "interval", seconds=settings.scan_interval, id="scan", next_run_time=system_clock())
-    delivery = threading.Thread(target=worker.deliver, kwargs={"until": worker.stopping}, name="dispatch")
-    delivery.start()
-    try:
-        if not worker.stopping.is_set():
-            scheduler.start()
-    finally:
-        worker.stopping.set()
-        delivery.join(settings.delivery_timeout + LEASE_MARGIN)  # every attempt ends by its deadline
-        worker.stop()
-
-
-def _migrated(worker: Worker, database: Database) -> bool:
-    """Migrate the database under its lock, waiting for it meanwhile (trying again with backoff, logging
-    once per change of state); False when the worker was told to stop first."""
-    while not worker.stopping.is_set():
-        try:
-            worker.outbox.store.migrate()
-        except DATABASE_ERRORS as exc:
-            database.failed(exc)
-            worker.stopping.wait(database.seconds_to_next_check())
-            continue
-        if database.check():
-            return True
-        worker.stopping.wait(database.seconds_to_next_check())
-    return False

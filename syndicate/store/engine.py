@@ -188,7 +188,7 @@ class Schema:
         if self.current:
             return "current"
         at = f"at revision {self.revision}" if self.revision else "not created"
-        return f"{at}, this code needs {self.head}: run `flask --app app syndicate migrate`"
+        return f"{at}, this code needs {self.head}: run `syndicate migrate`"
 
 
 class Store:
