@@ -27,7 +27,8 @@ from syndicate.redact import redact_url
 from syndicate.services import Services, build_services
 from syndicate.settings import Settings, SettingsError, load_settings
 from syndicate.store.database import DATABASE_ERRORS, describe
-from syndicate.store.outbox import STATES, Delivery, Outbox
+from syndicate.store.log import DeliveryLog
+from syndicate.store.records import STATES, Delivery
 
 _SERVICES = "syndicate.services"
 _SETTINGS = "syndicate.settings"
@@ -63,7 +64,7 @@ def _services() -> Services:
     return root.meta[_SERVICES]
 
 
-def _outbox() -> Outbox:
+def _log() -> DeliveryLog:
     """The delivery log of a command that only reads or edits it: no posting is parsed, and a database
     that is away or not migrated is a clear error."""
     store = _services().store
@@ -73,7 +74,7 @@ def _outbox() -> Outbox:
         raise click.ClickException(f"the database is not usable: {describe(exc)}") from None
     if not schema.current:
         raise click.ClickException(f"the database schema is {schema}")
-    return Outbox(store)
+    return DeliveryLog(store)
 
 
 def main() -> None:
@@ -179,7 +180,7 @@ def push_command(dry_run: bool) -> None:
         for item in would:
             click.echo(f"{item.event_type} {item.posting_id} v{item.version} -> {item.board}")
             click.echo(item.body.decode())
-        pending = len(worker.outbox.deliveries(state="pending"))
+        pending = len(worker.outbox.log.deliveries(state="pending"))
         click.echo(f"{len(would)} event(s) would be enqueued; {pending} pending; nothing sent", err=True)
         return
     try:
@@ -214,9 +215,9 @@ def _delivery_dict(d: Delivery) -> dict[str, object]:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def deliveries_command(board: str | None, state: str | None, posting: str | None, limit: int, fmt: str) -> None:
     """The delivery log, newest first, with each delivery's last outcome (and disabled boards)."""
-    outbox = _outbox()
-    items = outbox.deliveries(board=board, state=state, posting=posting, limit=limit)
-    disabled = outbox.disabled_boards()
+    log = _log()
+    items = log.deliveries(board=board, state=state, posting=posting, limit=limit)
+    disabled = log.disabled_boards()
     if fmt == "json":
         rows = []
         for d in items:
@@ -229,7 +230,7 @@ def deliveries_command(board: str | None, state: str | None, posting: str | None
                     "error": a.error_class,
                     "excerpt": a.excerpt,
                 }
-                for a in outbox.attempts(d.webhook_id)
+                for a in log.attempts(d.webhook_id)
             ]
             rows.append(row)
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -252,9 +253,9 @@ def redeliver_command(webhook_id: str | None, failed: bool, board: str | None, s
     """Queue a delivery again, with its own webhook id and bytes: WEBHOOK_ID, or --failed."""
     if bool(webhook_id) == failed:
         raise click.UsageError("give a WEBHOOK_ID or --failed")
-    outbox = _outbox()
+    log = _log()
     since_utc = since.replace(tzinfo=UTC) if since else None
-    queued = outbox.redeliver(_services().clock(), webhook_id=webhook_id, board=board, since=since_utc)
+    queued = log.redeliver(_services().clock(), webhook_id=webhook_id, board=board, since=since_utc)
     if webhook_id and not queued:
         raise click.ClickException(f"no delivery {webhook_id} (or it is being sent right now)")
     click.echo(f"{len(queued)} delivery(ies) queued again; the worker sends them at once")
@@ -267,8 +268,8 @@ def boards_group(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     worker = _worker()
-    health = worker.outbox.health()
-    counts_ = worker.outbox.counts()
+    health = worker.outbox.log.health()
+    counts_ = worker.outbox.log.counts()
     for name, board in worker.boards().items():
         h = health.get(name)
         pending = counts_.get((name, "pending"), 0) + counts_.get((name, "delivering"), 0)
@@ -285,7 +286,7 @@ def boards_group(ctx: click.Context) -> None:
 @click.argument("name")
 def boards_enable(name: str) -> None:
     """Re-enable a board disabled by a 410; its waiting deliveries go out again."""
-    if not _outbox().enable_board(name):
+    if not _log().enable_board(name):
         raise click.ClickException(f"board {name!r} has no recorded state (was it ever disabled?)")
     click.echo(f"board {name} enabled")
 

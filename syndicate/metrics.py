@@ -18,7 +18,8 @@ from syndicate.model import Status
 from syndicate.postings.loader import PostingLoader
 from syndicate.postings.reader import ERROR, WARNING
 from syndicate.store.database import Database
-from syndicate.store.outbox import BoardHealth, Outbox
+from syndicate.store.outbox import Outbox
+from syndicate.store.records import BoardHealth
 
 
 class SnapshotCollector(Collector):
@@ -70,7 +71,7 @@ class DeliveryStats:
         self.current: tuple[dict[tuple[str, str], int], dict[str, BoardHealth]] | None = None
 
     def refresh(self) -> None:
-        self.current = self.database.call(lambda: (self.outbox.counts(), self.outbox.health()), self.current)
+        self.current = self.database.call(lambda: (self.outbox.log.counts(), self.outbox.log.health()), self.current)
 
     def read(self) -> tuple[dict[tuple[str, str], int], dict[str, BoardHealth]] | None:
         if self.live:

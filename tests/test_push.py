@@ -20,7 +20,7 @@ from bench.sink import DEMO_SECRET, Sink
 from syndicate.push.worker import Worker
 from syndicate.services import build_services
 from syndicate.settings import load_settings
-from syndicate.store.outbox import FAILED, PENDING, SUCCEEDED, SUPERSEDED
+from syndicate.store.records import FAILED, PENDING, SUCCEEDED, SUPERSEDED
 
 OTHER_SECRET = "whsec_b3RoZXItYm9hcmQtc2VjcmV0LW9mLWF0LWxlYXN0LTI0"
 
@@ -164,7 +164,7 @@ def test_board_filters_on_tags_and_events(h: Harness) -> None:
     a = write(h.postings, "a.md", posting_text("a", tags="[rust]"))
     write(h.postings, "b.md", posting_text("b", tags="[go]"))
     worker.cycle()
-    by_board = worker.outbox.deliveries()
+    by_board = worker.outbox.log.deliveries()
     assert sorted((d.board, d.posting_id) for d in by_board) == [
         ("creations", "a"),
         ("creations", "b"),
@@ -172,9 +172,9 @@ def test_board_filters_on_tags_and_events(h: Harness) -> None:
     ]
     a.write_text(posting_text("a", title="Retitled", tags="[go]"), encoding="utf-8")  # no longer matches rust-only
     worker.cycle()
-    latest = {(d.board, d.posting_id): d.event_type for d in reversed(worker.outbox.deliveries(state=SUCCEEDED))}
+    latest = {(d.board, d.posting_id): d.event_type for d in reversed(worker.outbox.log.deliveries(state=SUCCEEDED))}
     assert latest[("rust-only", "a")] == "posting.closed"
-    assert ("creations", "a") in latest and len(worker.outbox.deliveries(board="creations")) == 2, "no update sent"
+    assert ("creations", "a") in latest and len(worker.outbox.log.deliveries(board="creations")) == 2, "no update sent"
 
 
 def test_edits_before_delivery_coalesce_and_the_last_state_arrives(h: Harness) -> None:
@@ -186,7 +186,7 @@ def test_edits_before_delivery_coalesce_and_the_last_state_arrives(h: Harness) -
     worker.scan()
     path.write_text(posting_text("a", title="Three"), encoding="utf-8")
     worker.scan()
-    states = sorted(d.state for d in worker.outbox.deliveries())
+    states = sorted(d.state for d in worker.outbox.log.deliveries())
     assert states == [PENDING, SUPERSEDED, SUPERSEDED]
     worker.deliver()
     [event] = h.events()
@@ -221,7 +221,7 @@ def test_a_500_is_retried_with_the_same_webhook_id_and_a_fresh_signature(h: Harn
     write(h.postings, "a.md", posting_text("a"))
     h.sink.answers.append((500, {}))
     worker.cycle()
-    [delivery] = worker.outbox.deliveries()
+    [delivery] = worker.outbox.log.deliveries()
     assert (delivery.state, delivery.attempts, delivery.last_status) == (PENDING, 1, 500)
     wait = (delivery.next_attempt_at - h.clock.now).total_seconds()
     assert 4 <= wait <= 6, "the second attempt waits 5 s, ±20%"
@@ -230,8 +230,8 @@ def test_a_500_is_retried_with_the_same_webhook_id_and_a_fresh_signature(h: Harn
     worker.cycle()
     first, second = h.events()
     assert first["id"] == second["id"] and first["body"] == second["body"]
-    assert worker.outbox.deliveries()[0].state == SUCCEEDED
-    assert [a.status_code for a in worker.outbox.attempts(first["id"])] == [500, 204]
+    assert worker.outbox.log.deliveries()[0].state == SUCCEEDED
+    assert [a.status_code for a in worker.outbox.log.attempts(first["id"])] == [500, 204]
 
 
 def test_the_last_failed_attempt_leaves_a_failed_delivery_that_can_be_replayed(h: Harness) -> None:
@@ -243,15 +243,15 @@ def test_the_last_failed_attempt_leaves_a_failed_delivery_that_can_be_replayed(h
     worker.cycle()
     h.clock.advance(seconds=2)
     worker.cycle()
-    [delivery] = worker.outbox.deliveries()
+    [delivery] = worker.outbox.log.deliveries()
     assert (delivery.state, delivery.attempts) == (FAILED, 2)
-    attempts = worker.outbox.attempts(delivery.webhook_id)
+    attempts = worker.outbox.log.attempts(delivery.webhook_id)
     assert [(a.status_code, a.error_class) for a in attempts] == [(500, "http"), (400, "http")]
     assert all(a.duration_ms > 0 for a in attempts)
-    assert worker.outbox.redeliver(h.clock(), board="board") == [delivery.webhook_id]
+    assert worker.outbox.log.redeliver(h.clock(), board="board") == [delivery.webhook_id]
     worker.cycle()
     assert [e["id"] for e in h.events()] == [delivery.webhook_id] * 3
-    assert worker.outbox.deliveries()[0].state == SUCCEEDED
+    assert worker.outbox.log.deliveries()[0].state == SUCCEEDED
 
 
 def test_a_timeout_is_an_error_of_its_own_and_retried(h: Harness) -> None:
@@ -260,7 +260,7 @@ def test_a_timeout_is_an_error_of_its_own_and_retried(h: Harness) -> None:
     write(h.postings, "a.md", posting_text("a"))
     h.sink.delay = 1.0
     worker.cycle()
-    [delivery] = worker.outbox.deliveries()
+    [delivery] = worker.outbox.log.deliveries()
     assert (delivery.state, delivery.last_error) == (PENDING, "timeout")
     h.sink.delay = 0
     h.clock.advance(seconds=6)
@@ -275,7 +275,7 @@ def test_retry_after_is_honoured(h: Harness) -> None:
     write(h.postings, "a.md", posting_text("a"))
     h.sink.answers.append((429, {"Retry-After": "120"}))
     worker.cycle()
-    [delivery] = worker.outbox.deliveries()
+    [delivery] = worker.outbox.log.deliveries()
     assert delivery.next_attempt_at == h.clock.now + timedelta(seconds=120)
     h.clock.advance(seconds=100)
     assert worker.cycle().attempts == 0
@@ -292,20 +292,20 @@ def test_410_disables_the_board_until_an_operator_enables_it(h: Harness) -> None
         write(h.postings, "b.md", posting_text("b"))
         h.sink.answers.append((410, {}))  # the first request to "gone" is answered 410
         worker.cycle()
-        assert worker.outbox.disabled_boards() == {"gone"}
+        assert worker.outbox.log.disabled_boards() == {"gone"}
         assert len(other.events) == 2, "the other board is not held up"
         gone_first = h.events()[0]["id"]
-        waiting = [d for d in worker.outbox.deliveries(board="gone") if d.state == PENDING]
+        waiting = [d for d in worker.outbox.log.deliveries(board="gone") if d.state == PENDING]
         assert [d.webhook_id for d in waiting] == [gone_first], "the 410'd delivery waits, unspent"
         assert waiting[0].attempts == 0
         sent = len(h.events())
         h.clock.advance(hours=1)
         worker.cycle()
         assert len(h.events()) == sent, "nothing more goes to a disabled board"
-        assert worker.outbox.enable_board("gone")
+        assert worker.outbox.log.enable_board("gone")
         worker.cycle()
         assert h.events()[-1]["id"] == gone_first
-        assert all(d.state == SUCCEEDED for d in worker.outbox.deliveries(board="gone"))
+        assert all(d.state == SUCCEEDED for d in worker.outbox.log.deliveries(board="gone"))
     finally:
         other.shutdown()
         other.server_close()
@@ -320,7 +320,7 @@ def test_redirects_are_not_followed(h: Harness) -> None:
         h.sink.answers.append((307, {"Location": target.url}))
         worker.cycle()
         assert target.events == []
-        [delivery] = worker.outbox.deliveries()
+        [delivery] = worker.outbox.log.deliveries()
         assert (delivery.state, delivery.last_status, delivery.last_error) == (PENDING, 307, "http")
     finally:
         target.shutdown()
@@ -332,7 +332,7 @@ def test_an_unknown_host_is_a_dns_error(h: Harness) -> None:
     worker = h.worker()
     write(h.postings, "a.md", posting_text("a"))
     worker.cycle()
-    [delivery] = worker.outbox.deliveries()
+    [delivery] = worker.outbox.log.deliveries()
     assert (delivery.state, delivery.last_error) == (PENDING, "dns")
 
 
@@ -429,7 +429,7 @@ def test_an_attempt_with_too_little_lease_left_is_given_back_unsent(h: Harness) 
     worker.clock = lambda: real_clock() + timedelta(seconds=1.5 * next(ticks))  # time flies between claim and send
     report = worker.deliver()
     assert report.attempts == 0 and h.sink.requests_seen == 0
-    [item] = worker.outbox.deliveries()
+    [item] = worker.outbox.log.deliveries()
     assert (item.state, item.attempts, item.lease_owner) == (PENDING, 0, None), "given back at once"
     worker.clock = real_clock
     assert worker.deliver().outcomes == {SUCCEEDED: 1}
@@ -442,7 +442,7 @@ def test_retry_after_never_shortens_the_schedule_and_is_capped(h: Harness, value
     write(h.postings, "a.md", posting_text("a"))
     h.sink.answers.append((503, {"Retry-After": value}))
     worker.cycle()
-    [item] = worker.outbox.deliveries()
+    [item] = worker.outbox.log.deliveries()
     wait = (item.next_attempt_at - h.clock.now).total_seconds()
     assert item.state == PENDING and item.attempts == 1
     assert 4 <= wait <= 86400, "at least the schedule's next step, at most a day"
@@ -488,7 +488,7 @@ def test_a_close_of_a_posting_the_board_never_got_cancels_both(h: Harness) -> No
     path.unlink()
     worker.scan()
     assert worker.deliver().attempts == 0
-    assert {d.state for d in worker.outbox.deliveries()} == {SUPERSEDED}
+    assert {d.state for d in worker.outbox.log.deliveries()} == {SUPERSEDED}
 
 
 def test_a_file_that_fails_to_parse_keeps_its_last_state(h: Harness) -> None:
@@ -557,8 +557,8 @@ def test_a_board_that_answered_410_gets_nothing_more(h: Harness) -> None:
     worker.cycle()
     in_flight_beside_it = 4
     assert h.sink.requests_seen <= in_flight_beside_it, h.sink.requests_seen
-    assert worker.outbox.disabled_boards() == {"gone"}
-    waiting = worker.outbox.deliveries(board="gone")
+    assert worker.outbox.log.disabled_boards() == {"gone"}
+    waiting = worker.outbox.log.deliveries(board="gone")
     assert len(waiting) == 20 and all(d.state == PENDING and d.lease_owner is None for d in waiting)
     h.clock.advance(hours=1)
     worker.cycle()
@@ -566,7 +566,7 @@ def test_a_board_that_answered_410_gets_nothing_more(h: Harness) -> None:
 
 
 def test_a_result_that_arrives_after_the_lease_was_lost_is_kept_if_nobody_sent_since(h: Harness) -> None:
-    from syndicate.store.outbox import Attempt, Outcome
+    from syndicate.store.records import Attempt, Outcome
 
     h.boards(board_toml("board", h.sink.url))
     worker = h.worker()
@@ -585,9 +585,9 @@ def test_a_result_that_arrives_after_the_lease_was_lost_is_kept_if_nobody_sent_s
     assert outbox.record([outcome(mine, PENDING, 500)], h.clock()) == 0, "a late failure leaves it to them"
     assert outbox.record([outcome(mine, SUCCEEDED, 204)], h.clock()) == 1, "a late success is not thrown away"
     assert outbox.record([outcome(theirs, PENDING, 500)], h.clock()) == 0, "the board has it: theirs is moot"
-    [row] = outbox.deliveries()
+    [row] = outbox.log.deliveries()
     assert (row.state, row.attempts, row.last_status) == (SUCCEEDED, 1, 204)
-    assert len(outbox.attempts(row.webhook_id)) == 3, "every attempt is in the log"
+    assert len(outbox.log.attempts(row.webhook_id)) == 3, "every attempt is in the log"
 
     write(h.postings, "a.md", posting_text("a", title="Edited"))
     worker.scan()
@@ -608,8 +608,8 @@ def test_urls_with_credentials_are_never_shown_or_stored_whole(h: Harness) -> No
     worker = h.worker()
     write(h.postings, "a.md", posting_text("a"))
     worker.cycle()
-    [delivery] = worker.outbox.deliveries()
-    [attempt] = worker.outbox.attempts(delivery.webhook_id)
+    [delivery] = worker.outbox.log.deliveries()
+    [attempt] = worker.outbox.log.attempts(delivery.webhook_id)
     assert attempt.error_class == "connect" and attempt.excerpt
     env = service_env(h.tmp_path, h.postings, h.database_url, SYNDICATE_BOARDS=str(h.boards_path))
 

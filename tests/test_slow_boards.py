@@ -19,7 +19,7 @@ from processes import WorkerProcess, service_env, wait_for
 
 from bench.sink import DEMO_SECRET, Sink
 from syndicate.store.engine import Store
-from syndicate.store.outbox import Outbox
+from syndicate.store.log import DeliveryLog
 
 pytestmark = pytest.mark.slow
 DELIVERY_TIMEOUT = 3.0
@@ -103,8 +103,10 @@ def test_a_hanging_and_a_dripping_board_hold_up_only_themselves(
     store = Store(database_url)
     try:
         outbox = Outbox(store)
-        leased = [d for d in outbox.deliveries(limit=1000) if d.lease_owner is not None]
-        slow = [a for d in outbox.deliveries(board="dripping", limit=1000) for a in outbox.attempts(d.webhook_id)]
+        leased = [d for d in outbox.log.deliveries(limit=1000) if d.lease_owner is not None]
+        slow = [
+            a for d in outbox.log.deliveries(board="dripping", limit=1000) for a in outbox.log.attempts(d.webhook_id)
+        ]
     finally:
         store.close()
     assert not leased, "every lease was given back on the way out"

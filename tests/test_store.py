@@ -9,7 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import syndicate.store.outbox  # noqa: F401  (its tables are part of the metadata compared below)
-from syndicate.store.engine import Seen, Store, metadata
+from syndicate.store.engine import Store
+from syndicate.store.postings import Seen
+from syndicate.store.tables import metadata
 
 
 def test_migrations_build_exactly_the_tables_the_code_uses(store: Store) -> None:

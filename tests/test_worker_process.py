@@ -183,7 +183,7 @@ def test_sigterm_finishes_the_attempts_in_flight_and_gives_back_the_rest(
     tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink
 ) -> None:
     from syndicate.store.engine import Store
-    from syndicate.store.outbox import Outbox
+    from syndicate.store.log import DeliveryLog
 
     for n in range(20):
         write(postings_dir, f"p{n:02d}.md", posting_text(f"p{n:02d}"))
@@ -197,7 +197,7 @@ def test_sigterm_finishes_the_attempts_in_flight_and_gives_back_the_rest(
     assert time.monotonic() - started < 10
     store = Store(database_url)
     try:
-        states = [(d.state, d.lease_owner) for d in Outbox(store).deliveries()]
+        states = [(d.state, d.lease_owner) for d in DeliveryLog(store).deliveries()]
     finally:
         store.close()
     succeeded = sum(1 for state, _ in states if state == "succeeded")

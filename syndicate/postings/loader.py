@@ -38,9 +38,11 @@ from syndicate.postings.snapshot import (
     same_result,
     version_of,
 )
+from syndicate.store.cache import CacheEntry
 from syndicate.store.database import Database
 from syndicate.store.dates import Dates
-from syndicate.store.engine import CacheEntry, Seen, Store
+from syndicate.store.engine import Store
+from syndicate.store.postings import Seen
 
 log = logging.getLogger(__name__)
 

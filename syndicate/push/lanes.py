@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from syndicate.push.boards import Board
-from syndicate.store.outbox import Delivery, Outcome
+from syndicate.store.records import Delivery, Outcome
 
 # Sends one delivery once: its outcome, or None when it was not sent (too little lease left, stopping).
 Sender = Callable[[Delivery, Board], Outcome | None]

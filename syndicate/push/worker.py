@@ -33,7 +33,8 @@ from syndicate.push.webhook import body_bytes, envelope, new_webhook_id
 from syndicate.settings import Settings
 from syndicate.store.database import Database
 from syndicate.store.engine import Store
-from syndicate.store.outbox import Attempt, Delivery, NewDelivery, Outbox, Outcome
+from syndicate.store.outbox import Outbox
+from syndicate.store.records import Attempt, Delivery, NewDelivery, Outcome
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"

@@ -25,7 +25,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from syndicate.store.database import DATABASE_ERRORS, Database, describe
-from syndicate.store.engine import PostingDates, Seen, Store, second_after
+from syndicate.store.engine import Store
+from syndicate.store.postings import PostingDates, Seen
+from syndicate.store.sql import second_after
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ advisory lock, so several workers neither double-claim nor double-scan.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,157 +24,24 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from syndicate.push.changes import CLOSED, CREATED, UPDATED, BoardState, Event, Plan, PostingState
-from syndicate.store.engine import Store, _chunks, _insert, _utc, metadata
-
-posting_event_state = sa.Table(
-    "posting_event_state",
-    metadata,
-    sa.Column("posting_id", sa.String(200), primary_key=True),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("content_hash", sa.String(64), nullable=True),
-    sa.Column("listed", sa.Boolean, nullable=False),
-    sa.Column("source", sa.Text, nullable=True),
+from syndicate.store.engine import Store
+from syndicate.store.log import DeliveryLog
+from syndicate.store.records import (
+    DELIVERING,
+    OPEN_STATES,
+    PENDING,
+    SUCCEEDED,
+    SUPERSEDED,
+    Delivery,
+    NewDelivery,
+    Outcome,
 )
-board_posting = sa.Table(
-    "board_posting",
-    metadata,
-    sa.Column("board", sa.String(100), primary_key=True),
-    sa.Column("posting_id", sa.String(200), primary_key=True),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("listed", sa.Boolean, nullable=False),
-)
-delivery = sa.Table(
-    "delivery",
-    metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("webhook_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("board", sa.String(100), nullable=False),
-    sa.Column("posting_id", sa.String(200), nullable=False),
-    sa.Column("event_type", sa.String(40), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("body", sa.LargeBinary, nullable=False),
-    sa.Column("state", sa.String(20), nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("lease_owner", sa.String(100), nullable=True),
-    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("last_status", sa.Integer, nullable=True),
-    sa.Column("last_error", sa.String(40), nullable=True),
-    sa.Index("delivery_due", "state", "next_attempt_at"),
-    sa.Index("delivery_board_posting", "board", "posting_id", "seq"),
-    sa.Index(
-        "delivery_open",
-        "board",
-        "posting_id",
-        "seq",
-        sqlite_where=sa.text("state IN ('pending', 'delivering')"),
-        postgresql_where=sa.text("state IN ('pending', 'delivering')"),
-    ),
-)
-delivery_attempt = sa.Table(
-    "delivery_attempt",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("webhook_id", sa.String(64), nullable=False, index=True),
-    sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("status_code", sa.Integer, nullable=True),
-    sa.Column("duration_ms", sa.Float, nullable=False),
-    sa.Column("error_class", sa.String(20), nullable=True),
-    sa.Column("excerpt", sa.Text, nullable=True),
-)
-board_health = sa.Table(
-    "board_health",
-    metadata,
-    sa.Column("board", sa.String(100), primary_key=True),
-    sa.Column("disabled", sa.Boolean, nullable=False),
-    sa.Column("disabled_reason", sa.Text, nullable=True),
-    sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("consecutive_failures", sa.Integer, nullable=False),
-)
+from syndicate.store.sql import chunks, insert_for, utc
+from syndicate.store.tables import board_health, board_posting, delivery, delivery_attempt, posting_event_state
 
 Computer = Callable[[dict[str, PostingState], dict[tuple[str, str], BoardState]], Plan]
 
-PENDING, DELIVERING, SUCCEEDED, FAILED, SUPERSEDED = "pending", "delivering", "succeeded", "failed", "superseded"
-STATES = (PENDING, DELIVERING, SUCCEEDED, FAILED, SUPERSEDED)
-OPEN_STATES = (PENDING, DELIVERING)
-
-
-@dataclass(frozen=True)
-class NewDelivery:
-    webhook_id: str
-    board: str
-    posting_id: str
-    event_type: str
-    version: int
-    body: bytes
-
-
 Builder = Callable[[list[Event]], list[NewDelivery]]
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A delivery row as the sender and the CLI see it."""
-
-    seq: int
-    webhook_id: str
-    board: str
-    posting_id: str
-    event_type: str
-    version: int
-    body: bytes
-    state: str
-    attempts: int
-    next_attempt_at: datetime
-    lease_owner: str | None
-    lease_until: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    last_status: int | None
-    last_error: str | None
-
-    @classmethod
-    def from_row(cls, row: Any) -> Delivery:
-        values = dict(row._mapping)
-        for key in ("next_attempt_at", "lease_until", "created_at", "updated_at"):
-            if values[key] is not None:
-                values[key] = _utc(values[key])
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class Attempt:
-    webhook_id: str
-    attempted_at: datetime
-    status_code: int | None
-    duration_ms: float
-    error_class: str | None  # dns | connect | timeout | tls | http | None on success
-    excerpt: str | None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One attempt and what it decided for its delivery."""
-
-    item: Delivery
-    attempt: Attempt
-    state: str
-    next_attempt_at: datetime | None
-    count: bool = True
-    disable_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class BoardHealth:
-    board: str
-    disabled: bool
-    disabled_reason: str | None
-    last_success_at: datetime | None
-    last_failure_at: datetime | None
-    consecutive_failures: int
 
 
 class Outbox:
@@ -183,8 +50,9 @@ class Outbox:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.engine = store.engine
-        self._writer = store._writer
+        self.writer = store.writer
         self._postgres = self.engine.dialect.name == "postgresql"
+        self.log = DeliveryLog(store)  # the operator's view of the same tables
 
     # --- scan: read the remembered state, write the new one and the deliveries, atomically ---
 
@@ -193,7 +61,7 @@ class Outbox:
     ) -> list[NewDelivery] | None:
         """Run one scan in one transaction and return the deliveries it enqueued; None when another
         worker is scanning (PostgreSQL). ``dry_run``: the same scan, rolled back."""
-        with self._writer.connect() as conn:
+        with self.writer.connect() as conn:
             transaction = conn.begin()
             try:
                 lock = "SELECT pg_try_advisory_xact_lock(hashtext('syndicate-scan'))"
@@ -230,7 +98,7 @@ class Outbox:
         return postings, sent
 
     def _write_plan(self, conn: Connection, plan: Plan, build: Builder, now: datetime) -> list[NewDelivery]:
-        insert = _insert(self.engine)
+        insert = insert_for(self.engine)
         if plan.postings:
             statement = insert(posting_event_state)
             conn.execute(
@@ -274,9 +142,9 @@ class Outbox:
                 "body": item.body,
                 "state": PENDING,
                 "attempts": 0,
-                "next_attempt_at": _utc(now),
-                "created_at": _utc(now),
-                "updated_at": _utc(now),
+                "next_attempt_at": utc(now),
+                "created_at": utc(now),
+                "updated_at": utc(now),
             }
             for item in enqueued
         ]
@@ -304,11 +172,11 @@ class Outbox:
             if (r.board, r.posting_id) in keys
         ]
         replaced: dict[tuple[str, str], list[tuple[str, int]]] = {}
-        for chunk in _chunks(candidates):
+        for chunk in chunks(candidates):
             taken = conn.execute(
                 delivery.update()
                 .where(delivery.c.seq.in_(chunk), delivery.c.state == PENDING)
-                .values(state=SUPERSEDED, updated_at=_utc(now))
+                .values(state=SUPERSEDED, updated_at=utc(now))
                 .returning(delivery.c.board, delivery.c.posting_id, delivery.c.event_type, delivery.c.attempts)
             ).all()
             for board, pid, kind, attempts in taken:
@@ -347,7 +215,7 @@ class Outbox:
             boards = [b for b in boards if room.get(b, 0) > 0]
         if not boards or limit <= 0:
             return []
-        now = _utc(now)
+        now = utc(now)
         other = delivery.alias("other")
         disabled = sa.select(board_health.c.board).where(board_health.c.disabled)
         due = sa.or_(
@@ -371,7 +239,7 @@ class Outbox:
         )
         if self._postgres:
             query = query.with_for_update(skip_locked=True, of=delivery)
-        with self._writer.begin() as conn:
+        with self.writer.begin() as conn:
             left = dict(room) if room is not None else None
             seqs = []
             for seq, board in conn.execute(query).all():
@@ -398,12 +266,12 @@ class Outbox:
         if not seqs:
             return 0
         count = 0
-        with self._writer.begin() as conn:
-            for chunk in _chunks(seqs):
+        with self.writer.begin() as conn:
+            for chunk in chunks(seqs):
                 count += conn.execute(
                     delivery.update()
                     .where(delivery.c.seq.in_(chunk), delivery.c.state == DELIVERING)
-                    .values(state=PENDING, lease_owner=None, lease_until=None, updated_at=_utc(now))
+                    .values(state=PENDING, lease_owner=None, lease_until=None, updated_at=utc(now))
                 ).rowcount
         return count
 
@@ -416,7 +284,7 @@ class Outbox:
         if not outcomes:
             return 0
         changed = 0
-        now = _utc(now)
+        now = utc(now)
         lease_ours = sa.and_(delivery.c.state == DELIVERING, delivery.c.lease_owner == sa.bindparam("b_owner"))
         nobody_since = sa.and_(
             sa.or_(delivery.c.state == PENDING, delivery.c.state == DELIVERING),  # no IN list: executemany
@@ -427,7 +295,7 @@ class Outbox:
                 sa.bindparam("b_succeeded", type_=sa.Boolean) == sa.true(),
             ),
         )
-        with self._writer.begin() as conn:
+        with self.writer.begin() as conn:
             result = conn.execute(
                 delivery.update()
                 .where(delivery.c.seq == sa.bindparam("b_seq"))
@@ -452,8 +320,8 @@ class Outbox:
                         "b_succeeded": o.state == SUCCEEDED,
                         "b_state": o.state,
                         "b_count": 1 if o.count else 0,
-                        "b_next": _utc(o.next_attempt_at) if o.next_attempt_at else None,
-                        "b_now": _utc(o.attempt.attempted_at),
+                        "b_next": utc(o.next_attempt_at) if o.next_attempt_at else None,
+                        "b_now": utc(o.attempt.attempted_at),
                         "b_status": o.attempt.status_code,
                         "b_error": o.attempt.error_class,
                     }
@@ -479,107 +347,27 @@ class Outbox:
             "board": board,
             "disabled": disable is not None,
             "disabled_reason": disable,
-            "last_success_at": _utc(last_ok) if last_ok else None,
-            "last_failure_at": _utc(last_failure) if last_failure else None,
+            "last_success_at": utc(last_ok) if last_ok else None,
+            "last_failure_at": utc(last_failure) if last_failure else None,
             "consecutive_failures": len(after),
         }
         updates: dict[str, Any] = {
             "consecutive_failures": len(after) if reset else board_health.c.consecutive_failures + len(after)
         }
         if last_ok:
-            updates["last_success_at"] = _utc(last_ok)
+            updates["last_success_at"] = utc(last_ok)
         if last_failure:
-            updates["last_failure_at"] = _utc(last_failure)
+            updates["last_failure_at"] = utc(last_failure)
         if disable is not None:
             updates |= {"disabled": True, "disabled_reason": disable}
-        statement = _insert(self.engine)(board_health)
+        statement = insert_for(self.engine)(board_health)
         conn.execute(statement.on_conflict_do_update(index_elements=["board"], set_=updates), row)
 
     def release(self, owner: str, now: datetime) -> int:
         """Give back every lease of ``owner`` (a worker stopping without sending them)."""
-        with self._writer.begin() as conn:
+        with self.writer.begin() as conn:
             return conn.execute(
                 delivery.update()
                 .where(delivery.c.state == DELIVERING, delivery.c.lease_owner == owner)
-                .values(state=PENDING, lease_owner=None, lease_until=None, updated_at=_utc(now))
+                .values(state=PENDING, lease_owner=None, lease_until=None, updated_at=utc(now))
             ).rowcount
-
-    # --- operators -------------------------------------------------------------------------
-
-    def deliveries(
-        self, *, board: str | None = None, state: str | None = None, posting: str | None = None, limit: int = 200
-    ) -> list[Delivery]:
-        query = sa.select(delivery).order_by(delivery.c.seq.desc()).limit(limit)
-        for column, value in ((delivery.c.board, board), (delivery.c.state, state), (delivery.c.posting_id, posting)):
-            if value is not None:
-                query = query.where(column == value)
-        with self.engine.connect() as conn:
-            return [Delivery.from_row(r) for r in conn.execute(query).all()]
-
-    def attempts(self, webhook_id: str) -> list[Attempt]:
-        query = sa.select(delivery_attempt).where(delivery_attempt.c.webhook_id == webhook_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(delivery_attempt.c.id)).all()
-        return [
-            Attempt(r.webhook_id, _utc(r.attempted_at), r.status_code, r.duration_ms, r.error_class, r.excerpt)
-            for r in rows
-        ]
-
-    def redeliver(
-        self, now: datetime, *, webhook_id: str | None = None, board: str | None = None, since: datetime | None = None
-    ) -> list[str]:
-        """Queue deliveries again with their own webhook ids and bytes: one by id, or every failed one."""
-        query = sa.select(delivery.c.seq, delivery.c.webhook_id)
-        if webhook_id is not None:
-            query = query.where(delivery.c.webhook_id == webhook_id, delivery.c.state != DELIVERING)
-        else:
-            query = query.where(delivery.c.state == FAILED)
-            if board is not None:
-                query = query.where(delivery.c.board == board)
-            if since is not None:
-                query = query.where(delivery.c.created_at >= _utc(since))
-        with self._writer.begin() as conn:
-            rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    delivery.update()
-                    .where(delivery.c.seq.in_([r.seq for r in rows]))
-                    .values(state=PENDING, attempts=0, next_attempt_at=_utc(now), updated_at=_utc(now))
-                )
-        return [r.webhook_id for r in rows]
-
-    def health(self) -> dict[str, BoardHealth]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(board_health)).all()
-        return {
-            r.board: BoardHealth(
-                r.board,
-                r.disabled,
-                r.disabled_reason,
-                _utc(r.last_success_at) if r.last_success_at else None,
-                _utc(r.last_failure_at) if r.last_failure_at else None,
-                r.consecutive_failures,
-            )
-            for r in rows
-        }
-
-    def disabled_boards(self) -> set[str]:
-        with self.engine.connect() as conn:
-            return set(conn.scalars(sa.select(board_health.c.board).where(board_health.c.disabled)).all())
-
-    def enable_board(self, board: str) -> bool:
-        with self._writer.begin() as conn:
-            return bool(
-                conn.execute(
-                    board_health.update()
-                    .where(board_health.c.board == board)
-                    .values(disabled=False, disabled_reason=None, consecutive_failures=0)
-                ).rowcount
-            )
-
-    def counts(self) -> dict[tuple[str, str], int]:
-        """Deliveries per (board, state), for metrics and the CLI."""
-        columns = (delivery.c.board, delivery.c.state)
-        query = sa.select(*columns, sa.func.count()).group_by(*columns)
-        with self.engine.connect() as conn:
-            return {(b, s): n for b, s, n in conn.execute(query).all()}

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from syndicate.store.engine import metadata
+from syndicate.store.tables import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - the store always passes one
