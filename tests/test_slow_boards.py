@@ -102,11 +102,9 @@ def test_a_hanging_and_a_dripping_board_hold_up_only_themselves(
     assert stopped_in < DELIVERY_TIMEOUT + 1.0, stopped_in  # each attempt in flight ends by its deadline
     store = Store(database_url)
     try:
-        outbox = Outbox(store)
-        leased = [d for d in outbox.log.deliveries(limit=1000) if d.lease_owner is not None]
-        slow = [
-            a for d in outbox.log.deliveries(board="dripping", limit=1000) for a in outbox.log.attempts(d.webhook_id)
-        ]
+        log = DeliveryLog(store)
+        leased = [d for d in log.deliveries(limit=1000) if d.lease_owner is not None]
+        slow = [a for d in log.deliveries(board="dripping", limit=1000) for a in log.attempts(d.webhook_id)]
     finally:
         store.close()
     assert not leased, "every lease was given back on the way out"
