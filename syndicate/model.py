@@ -1,7 +1,7 @@
 """The one model object that crosses the pipeline: a frozen ``Posting``.
 
-Built once by the reader (from a file) or by ``posting_from_record`` (from the
-parse cache); nothing downstream re-reads YAML or re-renders Markdown.
+Built once by the reader (from a file) or from its parse-cache record (``syndicate.postings.record``,
+derived from these fields); nothing downstream re-reads YAML or re-renders Markdown.
 """
 
 from __future__ import annotations
@@ -138,79 +138,3 @@ class Posting:
             raise AttributeError(f"posting {self.id!r} already has its dates")
         object.__setattr__(self, "date_posted", date_posted)
         object.__setattr__(self, "updated", updated)
-
-
-# --- the parse-cache record: a JSON-safe list that rebuilds a Posting cheaply ---
-# Positional, in field order: a warm start decodes 10,000 of these, and lists of
-# values decode and construct about twice as fast as dicts of keyword arguments.
-
-_REMOTE = {member.value: member for member in Remote}  # a dict look-up: Enum() costs 1 us a call
-_STATUS = {member.value: member for member in Status}
-HTML_SLOT = 4  # description_html: the cache keeps it in a column of its own
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _datetime(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def posting_to_record(p: Posting) -> list[Any]:
-    """Every field, JSON-safe, in declaration order."""
-    salary = p.salary
-    return [
-        p.id,
-        p.source,
-        p.title,
-        [p.company.name, p.company.url, p.company.logo],
-        p.description_html,
-        p.content_hash,
-        [[a.street, a.city, a.region, a.postal_code, a.country, a.text] for a in p.locations],
-        p.remote.value,
-        [[a.kind, a.name] for a in p.applicant_locations],
-        list(p.employment_types),
-        [salary.currency, salary.unit, salary.min, salary.max, salary.value] if salary else None,
-        _iso(p.date_posted),
-        _iso(p.valid_through),
-        _iso(p.updated),
-        p.status.value,
-        list(p.tags),
-        p.apply_url,
-        p.direct_apply,
-        p.department,
-        p.experience,
-        p.education,
-        [list(item) for item in p.extra],
-        p.date_posted_given,
-    ]
-
-
-def posting_from_record(r: list[Any]) -> Posting:
-    """Inverse of ``posting_to_record``; the record was validated when it was made."""
-    return Posting(
-        r[0],
-        r[1],
-        r[2],
-        Company(*r[3]),
-        r[4],
-        r[5],
-        tuple(Address(*a) for a in r[6]),
-        _REMOTE[r[7]],
-        tuple(ApplicantLocation(*a) for a in r[8]),
-        tuple(r[9]),
-        Salary(*r[10]) if r[10] else None,
-        _datetime(r[11]),
-        _datetime(r[12]),
-        _datetime(r[13]),
-        _STATUS[r[14]],
-        tuple(r[15]),
-        r[16],
-        r[17],
-        r[18],
-        r[19],
-        r[20],
-        tuple((k, v) for k, v in r[21]),
-        r[22],
-    )

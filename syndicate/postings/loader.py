@@ -27,6 +27,7 @@ from syndicate.postings.files import UNKNOWN, Stamp, distrust_racy, read_bytes, 
 from syndicate.postings.limits import DEFAULT_LIMITS, Limits
 from syndicate.postings.parallel import parse_many
 from syndicate.postings.reader import ERROR, Problem, ReadResult, result_from_json
+from syndicate.postings.record import PARSER_VERSION
 from syndicate.postings.snapshot import (
     EMPTY,
     Snapshot,
@@ -45,9 +46,6 @@ from syndicate.store.engine import Store
 from syndicate.store.postings import Seen
 
 log = logging.getLogger(__name__)
-
-# Bump when parsing or rendering changes, so cached results of older code are not used.
-PARSER_VERSION = "3"
 
 
 @contextmanager

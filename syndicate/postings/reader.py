@@ -17,17 +17,9 @@ from typing import Any
 
 from frontmatter.default_handlers import YAMLHandler
 
-from syndicate.model import (
-    HTML_SLOT,
-    Address,
-    ApplicantLocation,
-    Company,
-    Posting,
-    Salary,
-    posting_from_record,
-    posting_to_record,
-)
+from syndicate.model import Address, ApplicantLocation, Company, Posting, Salary
 from syndicate.postings.limits import DEFAULT_LIMITS, Limits, over
+from syndicate.postings.record import HTML_SLOT, posting_from_record, posting_to_record
 from syndicate.postings.schema import KEY_ALIASES, KNOWN_KEYS, FieldProblem, validate_front_matter
 from syndicate.postings.text import (
     MarkdownRefused,
