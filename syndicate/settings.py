@@ -1,15 +1,16 @@
 """Every setting in one place: name, default, help text, parser.
 
 Settings load in one order: defaults, then the environment, then explicit
-overrides (what tests pass to ``create_app``). The README's configuration table
-is generated from ``SETTINGS`` and a test keeps the two in sync.
+overrides (what tests pass to ``create_app``). Each setting is declared once, as a
+field of ``Settings``; the table in ``docs/settings.md`` is generated from them
+(``python -m syndicate.settings``) and a test keeps the two in sync.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -102,268 +103,218 @@ def _url_list(raw: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Setting:
-    """One configurable value: its environment variable, default and help."""
+    """One configurable value: its environment variable, default (as written there), parser and help."""
 
-    attr: str
     env: str
     default: str
     help: str
     parse: Callable[[str], Any] = str
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "postings_dir",
+def setting(env: str, default: str, help: str, parse: Callable[[str], Any] = str) -> Any:
+    """A field of ``Settings`` declared once: its type on the left, everything else here."""
+    return field(metadata={"setting": Setting(env, default, help, parse)})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one process. Each field is declared once, in the order of the table."""
+
+    postings_dir: Path = setting(
         "SYNDICATE_POSTINGS_DIR",
         "postings",
         "Folder of posting files (relative paths are taken from the repository root).",
         Path,
-    ),
-    Setting(
-        "database_url",
+    )
+    database_url: str | None = setting(
         "DATABASE_URL",
         "",
         "SQLAlchemy database URL; empty: a SQLite file `syndicate.db` in the instance folder.",
         _optional_str,
-    ),
-    Setting(
-        "database_timeout",
+    )
+    database_timeout: float = setting(
         "SYNDICATE_DATABASE_TIMEOUT",
         "3",
         "Seconds a database connection may take to open (and, on PostgreSQL, a write to be acknowledged) "
         "before the database counts as away; the web keeps serving meanwhile.",
         _positive_float,
-    ),
-    Setting(
-        "instance_dir",
+    )
+    instance_dir: Path = setting(
         "SYNDICATE_INSTANCE_DIR",
         "instance",
         "Folder for local state (the default SQLite database); relative to the repository root.",
         Path,
-    ),
-    Setting(
-        "timezone",
+    )
+    timezone: str = setting(
         "SYNDICATE_TIMEZONE",
         "UTC",
         "IANA time zone for dates and datetimes written without an offset in posting files.",
         _timezone,
-    ),
-    Setting(
-        "max_posting_bytes",
+    )
+    max_posting_bytes: int = setting(
         "SYNDICATE_MAX_POSTING_BYTES",
         str(1024 * 1024),
         "Largest posting file accepted, in bytes; a larger file is reported and left out.",
         _positive_int,
-    ),
-    Setting(
-        "max_front_matter_bytes",
+    )
+    max_front_matter_bytes: int = setting(
         "SYNDICATE_MAX_FRONT_MATTER_BYTES",
         str(DEFAULT_LIMITS.front_matter_bytes),
         "Largest front matter (the YAML between the `---` lines) accepted, in bytes.",
         _positive_int,
-    ),
-    Setting(
-        "max_keys",
+    )
+    max_keys: int = setting(
         "SYNDICATE_MAX_KEYS",
         str(DEFAULT_LIMITS.keys),
         "Most keys a posting's front matter may have, nested mappings included.",
         _positive_int,
-    ),
-    Setting("max_tags", "SYNDICATE_MAX_TAGS", str(DEFAULT_LIMITS.tags), "Most tags a posting may have.", _positive_int),
-    Setting(
-        "max_locations",
+    )
+    max_tags: int = setting(
+        "SYNDICATE_MAX_TAGS",
+        str(DEFAULT_LIMITS.tags),
+        "Most tags a posting may have.",
+        _positive_int,
+    )
+    max_locations: int = setting(
         "SYNDICATE_MAX_LOCATIONS",
         str(DEFAULT_LIMITS.locations),
         "Most entries each of a posting's `location` and `applicant_locations` may have.",
         _positive_int,
-    ),
-    Setting(
-        "max_markup",
+    )
+    max_markup: int = setting(
         "SYNDICATE_MAX_MARKUP",
         str(DEFAULT_LIMITS.markup),
         'Most lines, inline markup characters (`*`, `_`, `~`, `[`, backtick, `<`, `&`, `"`) and autolink starts '
         "(`www.`, `://`, `@`) a description may have; each can make an element, and rendering costs per element.",
         _positive_int,
-    ),
-    Setting(
-        "max_nesting",
+    )
+    max_nesting: int = setting(
         "SYNDICATE_MAX_NESTING",
         str(DEFAULT_LIMITS.nesting),
         "Deepest nesting of quotes, lists and emphasis a description may render to.",
         _positive_int,
-    ),
-    Setting(
-        "max_table_cells",
+    )
+    max_table_cells: int = setting(
         "SYNDICATE_MAX_TABLE_CELLS",
         str(DEFAULT_LIMITS.table_cells),
         "Most table cells a description may render to (each row counted at its header's width).",
         _positive_int,
-    ),
-    Setting(
-        "max_mojibake",
+    )
+    max_mojibake: int = setting(
         "SYNDICATE_MAX_MOJIBAKE",
         str(DEFAULT_LIMITS.mojibake),
         "Most sequences that look like mojibake one value may have repaired; a value with more is kept as "
         "written, with a warning (repairing costs about a microsecond a byte).",
         _positive_int,
-    ),
-    Setting(
-        "reload_interval",
+    )
+    reload_interval: float = setting(
         "SYNDICATE_RELOAD_INTERVAL",
         "1.0",
         "Seconds between checks of the postings folder for changes (0: check on every request).",
         _non_negative_float,
-    ),
-    Setting(
-        "base_url",
+    )
+    base_url: str | None = setting(
         "SYNDICATE_BASE_URL",
         "",
         "Public origin for absolute URLs in every output (e.g. `https://jobs.example`); empty: the request's.",
         _base_url,
-    ),
-    Setting(
-        "cached_hosts",
+    )
+    cached_hosts: int = setting(
         "SYNDICATE_CACHED_HOSTS",
         "4",
         "Without `SYNDICATE_BASE_URL`: how many Host names (those asked for most) may keep rendered answers "
         "in the cache; answers for other hosts are rendered each time and never push theirs out.",
         _positive_int,
-    ),
-    Setting(
-        "allowed_hosts",
+    )
+    allowed_hosts: tuple[str, ...] = setting(
         "SYNDICATE_ALLOWED_HOSTS",
         "",
         "Comma-separated Host names answered (`.example.com` also takes its subdomains); others get 400. "
         "Empty: every host. `/healthz` and `/readyz` answer any host (probes call by address).",
         _host_list,
-    ),
-    Setting("site_name", "SYNDICATE_SITE_NAME", "Careers", "Name of the site in page titles and feeds."),
-    Setting(
-        "page_size",
+    )
+    site_name: str = setting(
+        "SYNDICATE_SITE_NAME",
+        "Careers",
+        "Name of the site in page titles and feeds.",
+        str,
+    )
+    page_size: int = setting(
         "SYNDICATE_PAGE_SIZE",
         "50",
         "Postings per page of the RSS, Atom and JSON feeds, the API and the index (newest first; "
         "further pages are linked). The Indeed feed and the sitemap are never paged.",
         _positive_int,
-    ),
-    Setting(
-        "websub_hubs",
+    )
+    websub_hubs: tuple[str, ...] = setting(
         "SYNDICATE_WEBSUB_HUBS",
         "",
         "Comma-separated WebSub hub URLs advertised by every feed (`rel=hub`, in the document and Link header).",
         _url_list,
-    ),
-    Setting(
-        "cache_max_age",
+    )
+    cache_max_age: int = setting(
         "SYNDICATE_CACHE_MAX_AGE",
         "60",
         "Seconds clients and proxies may reuse an answer (`Cache-Control: max-age`), "
         "shortened so no cache outlives a posting's `valid_through`.",
         _non_negative_int,
-    ),
-    Setting(
-        "render_cache_mb",
+    )
+    render_cache_mb: int = setting(
         "SYNDICATE_RENDER_CACHE_MB",
         "64",
         "Memory per web process for rendered outputs, in MiB (least recently used go first).",
         _positive_int,
-    ),
-    Setting(
-        "boards_path",
+    )
+    boards_path: Path = setting(
         "SYNDICATE_BOARDS",
         "boards.toml",
         "The job boards' TOML file (relative paths from the repository root); no file: no boards. "
         "Re-read when it changes.",
         Path,
-    ),
-    Setting(
-        "scan_interval",
+    )
+    scan_interval: float = setting(
         "SYNDICATE_SCAN_INTERVAL",
         "60",
         "Seconds between the worker's full scans (besides the scan on every noticed file change and expiry).",
         _positive_float,
-    ),
-    Setting(
-        "watch_interval",
+    )
+    watch_interval: float = setting(
         "SYNDICATE_WATCH_INTERVAL",
         "0.5",
         "Seconds between the worker's cheap checks of the postings folder and boards file for changes.",
         _positive_float,
-    ),
-    Setting(
-        "retry_schedule",
+    )
+    retry_schedule: tuple[float, ...] = setting(
         "SYNDICATE_RETRY_SCHEDULE",
         "0,5,300,1800,7200,18000,36000,50400,72000,86400",
         "Seconds before each delivery attempt (±20% jitter); after the last the delivery is failed, kept and "
         "replayable.",
         _seconds_list,
-    ),
-    Setting(
-        "connect_timeout",
+    )
+    connect_timeout: float = setting(
         "SYNDICATE_CONNECT_TIMEOUT",
         "5",
         "Seconds a webhook attempt may take to connect.",
         _positive_float,
-    ),
-    Setting(
-        "delivery_timeout",
+    )
+    delivery_timeout: float = setting(
         "SYNDICATE_DELIVERY_TIMEOUT",
         "15",
         "Seconds a webhook attempt may take in all (an answer later than this is a timeout).",
         _positive_float,
-    ),
-    Setting(
-        "delivery_concurrency",
+    )
+    delivery_concurrency: int = setting(
         "SYNDICATE_DELIVERY_CONCURRENCY",
         "8",
         "Webhook attempts in flight at once per worker (at most one per board and posting).",
         _positive_int,
-    ),
-    Setting(
-        "lease_seconds",
+    )
+    lease_seconds: float = setting(
         "SYNDICATE_LEASE_SECONDS",
         "60",
         "Seconds a worker holds a delivery it is sending; a killed worker's deliveries are retried after this.",
         _positive_float,
-    ),
-)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The resolved configuration of one process."""
-
-    postings_dir: Path
-    database_url: str | None
-    database_timeout: float
-    instance_dir: Path
-    timezone: str
-    max_posting_bytes: int
-    max_front_matter_bytes: int
-    max_keys: int
-    max_tags: int
-    max_locations: int
-    max_markup: int
-    max_nesting: int
-    max_table_cells: int
-    max_mojibake: int
-    reload_interval: float
-    base_url: str | None
-    cached_hosts: int
-    allowed_hosts: tuple[str, ...]
-    site_name: str
-    page_size: int
-    websub_hubs: tuple[str, ...]
-    cache_max_age: int
-    render_cache_mb: int
-    boards_path: Path
-    scan_interval: float
-    watch_interval: float
-    retry_schedule: tuple[float, ...]
-    connect_timeout: float
-    delivery_timeout: float
-    delivery_concurrency: int
-    lease_seconds: float
+    )
 
     @property
     def tzinfo(self) -> ZoneInfo:
@@ -400,6 +351,9 @@ class Settings:
         return f"Settings({shown})"
 
 
+SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(Settings)}
+
+
 def _absolute(path: Path) -> Path:
     return path if path.is_absolute() else BASE_DIR / path
 
@@ -408,18 +362,18 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
     """Defaults, then ``environ`` (default: ``os.environ``), then ``overrides``."""
     environ = os.environ if environ is None else environ
     overrides = dict(overrides or {})
-    unknown = set(overrides) - {s.attr for s in SETTINGS}
+    unknown = set(overrides) - set(SETTINGS)
     if unknown:
         raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}
-    for setting in SETTINGS:
-        if setting.attr in overrides:
-            value = overrides[setting.attr]
-            values[setting.attr] = setting.parse(value) if isinstance(value, str) else value
+    for attr, setting in SETTINGS.items():
+        if attr in overrides:
+            value = overrides[attr]
+            values[attr] = setting.parse(value) if isinstance(value, str) else value
             continue
         raw = environ.get(setting.env, setting.default)
         try:
-            values[setting.attr] = setting.parse(raw)
+            values[attr] = setting.parse(raw)
         except ValueError as exc:
             raise SettingsError(f"{setting.env}: {exc}") from exc
     if values["lease_seconds"] <= values["delivery_timeout"]:
@@ -435,7 +389,7 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
 def settings_table() -> str:
     """The Markdown table of settings that the README carries."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for s in SETTINGS:
+    for s in SETTINGS.values():
         default = f"`{s.default}`" if s.default else "(empty)"
         rows.append(f"| `{s.env}` | {default} | {s.help} |")
     return "\n".join(rows)
