@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syndicate.postings.reader import ERROR, ReadResult, read_posting
-from syndicate.postings.schema import KNOWN_KEYS
+from syndicate.postings.spellings import KNOWN_KEYS
 
 scalars = st.one_of(
     st.none(),

@@ -18,7 +18,7 @@ from functools import lru_cache
 from urllib.parse import urlencode
 
 from syndicate.model import EMPLOYMENT_TYPES, Posting, Remote
-from syndicate.postings.schema import EMPLOYMENT_ALIASES
+from syndicate.postings.spellings import EMPLOYMENT_ALIASES
 
 FILTER_KEYS = ("tag", "company", "location", "remote", "type", "q")
 REPEATABLE = frozenset({"tag", "type"})

@@ -20,7 +20,8 @@ from frontmatter.default_handlers import YAMLHandler
 from syndicate.model import Address, ApplicantLocation, Company, Posting, Salary
 from syndicate.postings.limits import DEFAULT_LIMITS, Limits, over
 from syndicate.postings.record import HTML_SLOT, posting_from_record, posting_to_record
-from syndicate.postings.schema import KEY_ALIASES, KNOWN_KEYS, FieldProblem, validate_front_matter
+from syndicate.postings.schema import FieldProblem, validate_front_matter
+from syndicate.postings.spellings import KEY_ALIASES, KNOWN_KEYS
 from syndicate.postings.text import (
     MarkdownRefused,
     TooMuchMojibake,

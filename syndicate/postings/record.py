@@ -29,7 +29,7 @@ from syndicate.model import Posting
 # Libraries whose output is part of a cached posting (its HTML, its repaired text, its parsed YAML).
 RENDERING_LIBRARIES = ("cmarkgfm", "nh3", "ftfy", "PyYAML", "pydantic")
 HERE = Path(__file__).resolve().parent
-PARSING_MODULES = ("schema.py", "reader.py", "text.py", "yamltext.py", "limits.py", "record.py")
+PARSING_MODULES = ("schema.py", "spellings.py", "reader.py", "text.py", "yamltext.py", "limits.py", "record.py")
 
 
 def _optional(annotation: Any) -> tuple[Any, bool]:

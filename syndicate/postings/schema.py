@@ -25,70 +25,15 @@ from pydantic import (
 )
 
 from syndicate.model import EMPLOYMENT_TYPES, SALARY_UNITS, Remote, Status
+from syndicate.postings.spellings import (
+    ADDRESS_ALIASES,
+    EMPLOYMENT_ALIASES,
+    REMOTE_SPELLINGS,
+    UNIT_ALIASES,
+)
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 MAX_ID_LENGTH = 200  # the store's column
-KNOWN_KEYS = frozenset(
-    {
-        "id", "title", "company", "location", "remote", "applicant_locations",
-        "employment_type", "salary", "date_posted", "valid_through", "apply_url",
-        "direct_apply", "status", "tags", "department", "experience", "education",
-    }
-)  # fmt: skip
-# alias -> the key it stands for (the contract names ``role``; the rest are common spellings)
-KEY_ALIASES = {
-    "role": "title",
-    "locations": "location",
-    "employment_types": "employment_type",
-    "type": "employment_type",
-    "date": "date_posted",
-    "expires": "valid_through",
-    "apply": "apply_url",
-}
-ADDRESS_ALIASES = {
-    "street_address": "street",
-    "locality": "city",
-    "state": "region",
-    "province": "region",
-    "zip": "postal_code",
-    "postcode": "postal_code",
-    "postalcode": "postal_code",
-}
-EMPLOYMENT_ALIASES = {
-    "FULLTIME": "FULL_TIME",
-    "PARTTIME": "PART_TIME",
-    "CONTRACT": "CONTRACTOR",
-    "FREELANCE": "CONTRACTOR",
-    "TEMP": "TEMPORARY",
-    "INTERNSHIP": "INTERN",
-    "PERDIEM": "PER_DIEM",
-}
-UNIT_ALIASES = {
-    "HOURLY": "HOUR",
-    "DAILY": "DAY",
-    "WEEKLY": "WEEK",
-    "MONTHLY": "MONTH",
-    "YEARLY": "YEAR",
-    "ANNUAL": "YEAR",
-    "ANNUALLY": "YEAR",
-    "ANNUM": "YEAR",
-}
-REMOTE_SPELLINGS = {
-    True: Remote.ALLOWED,
-    False: Remote.NO,
-    "only": Remote.ONLY,
-    "fully": Remote.ONLY,
-    "full": Remote.ONLY,
-    "remote-only": Remote.ONLY,
-    "yes": Remote.ALLOWED,
-    "true": Remote.ALLOWED,
-    "hybrid": Remote.ALLOWED,
-    "allowed": Remote.ALLOWED,
-    "no": Remote.NO,
-    "false": Remote.NO,
-    "onsite": Remote.NO,
-    "on-site": Remote.NO,
-}
 SUBDIVISION = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}\Z")  # ISO 3166-2, e.g. US-CA
 
 
