@@ -157,7 +157,7 @@ def test_reload_rereads_only_changed_files(postings_dir: Path, make_loader, monk
 
     def counting(raw, source, tz, limits):
         parsed.append(source)
-        return real(raw, source, tz)
+        return real(raw, source, tz, limits)
 
     monkeypatch.setattr(syndicate.postings.parallel, "read_posting", counting)
     bump_mtime(write(postings_dir, "p3.md", posting_text(title="Changed")))
@@ -310,11 +310,27 @@ def test_an_edited_file_is_not_served_from_the_cache(postings_dir: Path, store: 
     assert warm.get("a").title == "After!"
 
 
-def test_many_files_parse_on_every_core_with_the_same_results(tmp_path: Path) -> None:
+def test_many_files_parse_on_every_core_with_the_same_results(monkeypatch) -> None:
+    """The serial fallback gives the same results, so equal results alone would not show that the pool
+    ran: the pool is spied on (the real one still runs) and must have parsed chunks in another process."""
     import random
+    from concurrent.futures import ProcessPoolExecutor
 
     from bench.generate import posting_text as generated
 
+    submitted: list = []  # the futures of the chunks parse_many gave the pool
+    pids: list = []  # a future of os.getpid run by the same pool
+
+    class SpiedPool(ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            future = super().submit(fn, *args, **kwargs)
+            submitted.append((future, args[0]))
+            if not pids:
+                pids.append(super().submit(os.getpid))
+            return future
+
+    monkeypatch.setattr(syndicate.postings.parallel, "ProcessPoolExecutor", SpiedPool)
+    monkeypatch.setattr(syndicate.postings.parallel.os, "cpu_count", lambda: 3)  # a pool even on one core
     rng = random.Random(3)
     items = [(f"p{i}.md", generated(rng, i)[1].encode()) for i in range(syndicate.postings.parallel.PARALLEL_FROM + 50)]
     in_pool = syndicate.postings.parallel.parse_many(items, UTC)
@@ -322,6 +338,15 @@ def test_many_files_parse_on_every_core_with_the_same_results(tmp_path: Path) ->
     assert [r.source for r, _, _ in in_pool] == [source for source, _ in items]
     assert [r.posting for r, _, _ in in_pool] == [r.posting for r in here]
     assert all(r.posting is not None for r in here)
+    # the pool ran: its processes are not this one, and every chunk handed to it came back from it
+    assert submitted, "parse_many never used the pool"
+    assert pids[0].result() != os.getpid()
+    by_source = {r.source: (text, html) for r, text, html in in_pool}
+    for future, chunk in submitted:
+        assert future.exception() is None, "a chunk failed in the pool and was parsed here instead"
+        remote = future.result()
+        assert [source for source, _, _ in remote] == [source for source, _ in chunk]
+        assert all(by_source[source] == (text, html) for source, text, html in remote)
 
 
 def test_a_file_rewritten_within_one_clock_tick_is_still_seen(postings_dir: Path, make_loader) -> None:
@@ -436,18 +461,17 @@ def test_processes_agree_after_an_edit_only_one_of_them_saw(postings_dir: Path, 
 def test_an_edited_duplicate_is_served_with_its_edit_when_it_wins(postings_dir: Path, make_loader, monkeypatch) -> None:
     monkeypatch.setattr(syndicate.postings.files, "RACY_NS", 0)
     a = write(postings_dir, "a.md", posting_text("x", title="Served"))
-    d = write(postings_dir, "d.md", posting_text("x", title="Dup v1"))
+    write(postings_dir, "d.md", posting_text("x", title="Dup v1"))
     loader = make_loader(postings_dir)
     assert loader.refresh().get("x").source == "a.md"
     bump_mtime(write(postings_dir, "d.md", posting_text("x", title="Dup v2")))
     loader.refresh()
     a.unlink()
     assert loader.refresh().get("x").title == "Dup v2"
-    assert d.exists()
 
 
 def test_a_reload_that_fails_is_retried(postings_dir: Path, make_loader, monkeypatch) -> None:
-    path = write(postings_dir, "a.md", posting_text(title="Before"))
+    write(postings_dir, "a.md", posting_text(title="Before"))
     loader = make_loader(postings_dir)
     loader.refresh()
     bump_mtime(write(postings_dir, "a.md", posting_text(title="After!")))
@@ -463,7 +487,6 @@ def test_a_reload_that_fails_is_retried(postings_dir: Path, make_loader, monkeyp
     assert loader.snapshot.get("a").title == "Before"
     monkeypatch.setattr(loader.store, "record_postings", real)
     assert loader.refresh().get("a").title == "After!"
-    assert path.exists()
 
 
 def test_every_process_settles_a_duplicate_id_alike(postings_dir: Path, database_url: str, clock) -> None:
@@ -591,7 +614,7 @@ def test_processes_that_missed_different_edits_settle_a_duplicate_alike(
 
 def test_an_old_copy_does_not_beat_the_file_being_served(postings_dir: Path, two_processes, clock) -> None:
     a, b = two_processes
-    path = write(postings_dir, "a.md", posting_text("dev", title="One"))
+    write(postings_dir, "a.md", posting_text("dev", title="One"))
     agree(a, b, clock)
     bump_mtime(write(postings_dir, "a.md", posting_text("dev", title="Two")))
     a.refresh()  # only A sees the edit
@@ -599,7 +622,6 @@ def test_an_old_copy_does_not_beat_the_file_being_served(postings_dir: Path, two
     assert agree(a, b, clock) == "a.md"
     copy.unlink()
     assert agree(a, b, clock) == "a.md"
-    assert path.exists()
 
 
 def test_no_process_to_be_had_means_parsing_here(monkeypatch) -> None:
@@ -608,12 +630,17 @@ def test_no_process_to_be_had_means_parsing_here(monkeypatch) -> None:
 
     from bench.generate import posting_text as generated
 
+    refused: list[int] = []
+
     def no_processes(self, *args, **kwargs):
+        refused.append(1)
         raise OSError(24, "Too many open files")
 
     monkeypatch.setattr(ProcessPoolExecutor, "submit", no_processes)
+    monkeypatch.setattr(syndicate.postings.parallel.os, "cpu_count", lambda: 3)  # a pool is tried even on one core
     rng = random.Random(5)
     items = [(f"p{i}.md", generated(rng, i)[1].encode()) for i in range(syndicate.postings.parallel.PARALLEL_FROM + 10)]
     parsed = syndicate.postings.parallel.parse_many(items, UTC)
+    assert refused == [1], "the pool was tried once, then given up"
     assert [r.source for r, _, _ in parsed] == [source for source, _ in items]
     assert all(r.posting is not None for r, _, _ in parsed)

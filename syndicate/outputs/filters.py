@@ -214,6 +214,7 @@ def parse_page(args: Mapping[str, Sequence[str]]) -> int:
     if not values:
         return 1
     raw = _one_value("page", values).strip()
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise FilterError(f"'page' must be a whole number from 1 to {MAX_PAGE}, got {raw!r}")
+    fits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_PAGE))  # int() of 5,000 digits raises
+    if not fits or not 1 <= int(raw) <= MAX_PAGE:
+        raise FilterError(f"'page' must be a whole number from 1 to {MAX_PAGE}, got {raw[:20]!r}")
     return int(raw)

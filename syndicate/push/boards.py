@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from syndicate.outputs.filters import fold
 from syndicate.redact import redact_url
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ class Board:
         return event_type in self.events
 
     def matches(self, tags: tuple[str, ...]) -> bool:
-        return not self.tags or any(t in self.tags for t in tags)
+        """Tags compare as the feed filter compares them (``fold``: 'Straße' ~ 'strasse')."""
+        return not self.tags or any(fold(t) in self.tags for t in tags)
 
 
 def check_secret(value: str) -> str | None:
@@ -149,7 +151,7 @@ def _board(entry: Any, index: int, environ: Mapping[str, str], problems: list[st
         url,
         Secret(secret),
         frozenset(events),
-        frozenset(t.strip().lower() for t in tags),
+        frozenset(fold(t) for t in tags),
     )
 
 

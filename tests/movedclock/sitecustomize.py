@@ -9,11 +9,13 @@ this folder on ``PYTHONPATH`` (see docs/architecture.md, "The suite and the cale
 import threading
 import time
 
+_NEVER_SET = threading.Event()
 
-def _sleep(seconds: float, _wait=threading.Event().wait) -> None:
+
+def _sleep(seconds: float) -> None:
     if seconds < 0:
         raise ValueError("sleep length must be non-negative")
-    _wait(seconds)
+    _NEVER_SET.wait(seconds)
 
 
 time.sleep = _sleep
