@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bench.tables import recording
 from syndicate.postings.limits import DEFAULT_LIMITS
 
 HEAD = "---\ntitle: Hostile Role\ncompany: Acme\n"
@@ -259,6 +260,7 @@ def main() -> None:
     rows = measure(args.runs, args.max_bytes)
     reference = next(r for r in rows if r["name"] == BASELINE)
     rows = sorted((r for r in rows if r["name"] != BASELINE), key=lambda r: r["per_100kb"], reverse=True)
+    table = recording("hostile")  # the prints up to table.write() also go into docs/benchmarks.md
     print(f"read_posting over {len(rows)} adversarial generators, sizes 16 KB to {args.max_bytes // 1024} KB, ")
     print(f"median of {args.runs} runs; per 100 KB counts a file under 100 KB as 100 KB\n")
     print("| generator | worst at | time | per 100 KB | of baseline | outcome |")
@@ -273,9 +275,11 @@ def main() -> None:
     print(f"\nworst: {worst['name']}, {worst['per_100kb']:.1f} ms per 100 KB (goal <= {GOAL_MS_PER_100KB:.0f}): "
           f"{'met' if met else 'NOT met'}")  # fmt: skip
     print(f"doubling its input multiplies its time by {ratio:.2f} (goal <= 3): {'met' if ratio <= 3 else 'NOT met'}")
+    table.write()
     if args.skip_serve:
         return
     figures = serving(rows)
+    table = recording("hostile-serve")  # the prints up to table.write() also go into docs/benchmarks.md
     print("\n32 hostile files dropped at once into a served folder of 300 postings (gunicorn.conf.py, 2 workers)\n")
     print("| path | p50 before | p50 while parsing | max before | max while parsing | goal | met |")
     print("|---|---|---|---|---|---|---|")
@@ -283,6 +287,7 @@ def main() -> None:
         met = max_during - max_before <= 100
         print(f"| {path} | {p50_before:.1f} ms | {p50_during:.1f} ms | {max_before:.1f} ms | {max_during:.1f} ms "
               f"| max <= 100 ms slower | {'yes' if met else 'no'} |")  # fmt: skip
+    table.write()
 
 
 if __name__ == "__main__":

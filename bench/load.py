@@ -25,6 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.generate import generate
+from bench.tables import recording
 
 GOALS = {
     "cold": ("<= 3 s", lambda r: r["cold"] <= 3.0),
@@ -115,6 +116,7 @@ def main() -> None:
 
     median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
     cold = median["cold"]
+    table = recording("load")  # the prints up to table.write() also go into docs/benchmarks.md
     print(f"\n{args.count} postings, {args.runs} runs, medians; {os.cpu_count()} cores\n")
     print("| measure | time | ratio | goal | met |")
     print("|---|---|---|---|---|")
@@ -140,6 +142,7 @@ def main() -> None:
         f"{median['cold_pool_rss_mib']:.0f} MiB | | | |"
     )
     print(f"| peak memory, warm start | {median['warm_rss_mib']:.0f} MiB | | | |")
+    table.write()
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from bench.generate import generate
 from bench.server import REPO_ROOT, ForeignLoad, gunicorn, problems_in_log, wait_for_quiet
+from bench.tables import recording
 
 PAGE_SIZE = 50  # SYNDICATE_PAGE_SIZE's default
 BASE = "https://jobs.example"
@@ -260,6 +261,7 @@ def main() -> None:
         edits = change_latency(args.edits, 1000, root) if args.edits else []
 
     others = " / ".join(f"{foreign[c]:.0%}" for c in counts)
+    table = recording("render")  # the prints up to table.write() also go into docs/benchmarks.md
     print(
         f"\nCold render, medians of {args.runs} runs, each on a fresh Catalog; {os.cpu_count()} cores; "
         f"other processes kept {others} of the machine busy meanwhile\n"
@@ -281,8 +283,10 @@ def main() -> None:
         + "; ".join(f"{c:,} postings: {by_count[c]['_meta']['live']:.0f} open" for c in counts)
         + f"; single-posting outputs: median over {SINGLE_SAMPLE} postings x {args.runs} runs"
     )
+    table.write()
 
     if edits:
+        table = recording("render-edits")  # the prints up to table.write() also go into docs/benchmarks.md
         print(
             "\nFile change to new bytes served: gunicorn.conf.py, --workers 2, 1,000 postings, "
             "SYNDICATE_RELOAD_INTERVAL "
@@ -297,6 +301,7 @@ def main() -> None:
                 f"| {label} | {ms(statistics.median(first))} | {ms(max(first))} | "
                 f"{ms(statistics.median(every))} | {ms(max(every))} |"
             )
+        table.write()
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from bench.generate import generate
 from bench.server import ForeignLoad, gunicorn, problems_in_log, wait_for_quiet
+from bench.tables import recording
 
 GOAL = 0.8
 ORDER = ["rss", "atom", "json", "indeed", "sitemap", "api", "index", "job", "jsonld"]  # the table's rows
@@ -196,6 +197,7 @@ def main() -> None:
                     )
         problems = problems_in_log(log)
 
+    table = recording("serve")  # the prints up to table.write() also go into docs/benchmarks.md
     print(
         f"\n{args.count} postings; gunicorn.conf.py, --workers 2 (gthread, 8 threads); "
         f"wrk -t{args.threads} -c{args.connections} "
@@ -218,6 +220,7 @@ def main() -> None:
         )
     if problems:
         print(f"\nserver log: {len(problems)} error line(s), first: {problems[0]}")
+    table.write(keep=not args.only)  # a partial run leaves the docs alone
     if missed:
         print(f"\n{missed} goal(s) missed", file=sys.stderr)
 

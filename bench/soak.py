@@ -47,6 +47,7 @@ from pathlib import Path
 
 from bench.generate import generate, posting_text
 from bench.server import gunicorn, problems_in_log
+from bench.tables import recording
 
 TITLE_TAG = re.compile(r"\[(job-\d+) r(\d+)\]")
 JOB_URL = re.compile(r"/jobs/([a-z0-9-]+?)(?:\.jsonld)?$")
@@ -485,6 +486,7 @@ def main() -> None:
     args = parser.parse_args()
     phases = [run_phase(args, interval.strip()) for interval in args.reload_intervals.split(",")]
 
+    table = recording("soak")  # the prints up to table.write() also go into docs/benchmarks.md
     print(
         f"\n{args.count} postings, gunicorn.conf.py, --workers 2, {args.clients} clients for {args.duration:g} s "
         f"while postings are edited, per SYNDICATE_RELOAD_INTERVAL\n"
@@ -509,6 +511,7 @@ def main() -> None:
     print("|---|" + "---|" * len(phases))
     for label, cells in rows:
         print(f"| {label} | " + " | ".join(cells) + " |")
+    table.write()
     failed = [p for p in phases if p.tally.errors]
     for p in failed:
         print(f"\nfirst example of each error, interval {p.interval} s:", file=sys.stderr)

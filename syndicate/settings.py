@@ -387,7 +387,7 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
 
 
 def settings_table() -> str:
-    """The Markdown table of settings that the README carries."""
+    """The Markdown table of settings that docs/settings.md carries."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for s in SETTINGS.values():
         default = f"`{s.default}`" if s.default else "(empty)"
