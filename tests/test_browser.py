@@ -9,6 +9,7 @@ by a stub image, so the test needs no network and a missing logo is no error.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -92,7 +93,10 @@ class Problems:
 def browser_page(base_url: str) -> Iterator[tuple[Page, Problems]]:
     problems = Problems()
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        # the job seeker's browser keeps its own clock: a suite run with the clock moved (faketime) moves
+        # the server's, and libfaketime preloaded into chromium stalls its navigation
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, env=env)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.route(
