@@ -16,6 +16,8 @@ OPEN_STATES = (PENDING, DELIVERING)
 
 @dataclass(frozen=True)
 class NewDelivery:
+    """A delivery as a scan enqueues it: its event, its board and the exact body to send."""
+
     webhook_id: str
     board: str
     posting_id: str
@@ -25,16 +27,10 @@ class NewDelivery:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """A delivery row as the sender and the CLI see it."""
+class Delivery(NewDelivery):
+    """A delivery row as the sender and the CLI see it: what was enqueued, and where it stands."""
 
     seq: int
-    webhook_id: str
-    board: str
-    posting_id: str
-    event_type: str
-    version: int
-    body: bytes
     state: str
     attempts: int
     next_attempt_at: datetime
