@@ -10,10 +10,66 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 
+T = TypeVar("T")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKER_HEADER = "X-Test-Worker"  # the pid of the worker that answered: the test config adds it, never the app
+
+# gunicorn.conf.py as shipped, plus one hook: each worker wraps the app it loaded so that every answer
+# names the worker that gave it (a response header, so a test needs no second request to find out).
+_TEST_CONFIG = """\
+import os
+import runpy
+
+globals().update({{k: v for k, v in runpy.run_path({shipped!r}).items() if not k.startswith("__")}})
+_shipped_hook = globals().get("post_worker_init")
+
+
+def post_worker_init(worker):
+    if _shipped_hook is not None:
+        _shipped_hook(worker)
+    app, pid = worker.wsgi, str(os.getpid())
+
+    def naming_the_worker(environ, start_response):
+        def start(status, headers, exc_info=None):
+            return start_response(status, [*headers, ({header!r}, pid)], exc_info)
+
+        return app(environ, start)
+
+    worker.wsgi = naming_the_worker
+"""
+
+
+def gunicorn_config(folder: Path) -> Path:
+    """A gunicorn config for tests: the shipped settings, and every answer says which worker gave it
+    (``WORKER_HEADER``). Pass it with ``-c``; gunicorn then reads no other config file."""
+    path = folder / "gunicorn.test.conf.py"
+    path.write_text(_TEST_CONFIG.format(shipped=str(REPO_ROOT / "gunicorn.conf.py"), header=WORKER_HEADER))
+    return path
+
+
+def worker_of(response: requests.Response) -> int:
+    """The pid of the gunicorn worker that gave ``response`` (started with ``gunicorn_config``)."""
+    return int(response.headers[WORKER_HEADER])
+
+
+def from_each_worker(
+    workers: set[int], ask: Callable[[], T], worker: Callable[[T], int] = worker_of, tries: int = 200
+) -> dict[int, T]:
+    """One answer of each of ``workers``, asking until each has answered (fewer if some never do).
+    ``ask`` opens a new connection each time: whichever worker accepts it answers; ``worker`` reads
+    which one did from the answer."""
+    answers: dict[int, T] = {}
+    for _ in range(tries):
+        answer = ask()
+        answers.setdefault(worker(answer), answer)
+        if set(answers) >= workers:
+            break
+    return answers
 
 
 def free_port() -> int:
@@ -76,14 +132,16 @@ def get(url: str, timeout: float = 5, **kwargs: object) -> requests.Response | N
 
 
 class Web:
-    """``gunicorn -c gunicorn.conf.py app:app`` (the Procfile's web line) on a free loopback port."""
+    """``gunicorn -c gunicorn.conf.py app:app`` (the Procfile's web line) on a free loopback port; the
+    config is ``gunicorn_config``'s (the shipped one, and each answer names its worker)."""
 
     def __init__(self, env: Mapping[str, str], log: Path, workers: int = 2) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         self._log_file = open(log, "w", encoding="utf-8")  # noqa: SIM115 (closed in stop)
-        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", str(workers)]
+        config = gunicorn_config(log.parent)
+        command = [sys.executable, "-m", "gunicorn", "-c", str(config), "--workers", str(workers)]
         self.process = subprocess.Popen(
             [*command, "--bind", f"127.0.0.1:{self.port}", "app:app"],
             cwd=REPO_ROOT,
@@ -116,17 +174,8 @@ class Web:
         return False
 
     def each_worker(self, path: str) -> list[requests.Response]:
-        """One answer to ``path`` from each worker (told apart by the /healthz on the same connection)."""
-        answers: dict[int, requests.Response] = {}
-        workers = self.workers()
-        for _ in range(200):
-            with requests.Session() as session:  # one connection: both requests reach the same worker
-                health = session.get(f"{self.base}/healthz", timeout=5)
-                answer = session.get(self.base + path, timeout=5)
-            answers.setdefault(health.json()["process"], answer)
-            if set(answers) >= workers:
-                break
-        return list(answers.values())
+        """One answer to ``path`` from each worker (each answer names the worker that gave it)."""
+        return list(from_each_worker(self.workers(), lambda: requests.get(self.base + path, timeout=5)).values())
 
     def workers(self) -> set[int]:
         return children(self.process.pid)

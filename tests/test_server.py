@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import REPO_ROOT, migrate, posting_text, write
-from processes import wait_for
+from processes import WORKER_HEADER, children, from_each_worker, gunicorn_config, wait_for
+
+WORKERS = 2
 
 
 def free_port() -> int:
@@ -24,18 +26,41 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, base: str, postings: Path) -> None:
+    def __init__(self, base: str, postings: Path, process: subprocess.Popen) -> None:
         self.base = base
         self.postings = postings
+        self.process = process
 
     def health(self) -> dict:
         response = requests.get(f"{self.base}/healthz", timeout=5)
         assert response.status_code == 200, response.text
         return response.json()
 
+    def workers(self) -> set[int]:
+        workers = children(self.process.pid)
+        assert len(workers) == WORKERS, workers
+        return workers
+
+    def each_health(self) -> dict[int, dict]:
+        """Every worker's /healthz body, by worker pid (each answer names its worker)."""
+        answers = from_each_worker(self.workers(), lambda: requests.get(f"{self.base}/healthz", timeout=5))
+        assert set(answers) == self.workers(), "every worker answered"
+        for pid, response in answers.items():
+            assert response.status_code == 200, response.text
+            assert response.json()["process"] == pid, "the header names the worker that answered"
+        return {pid: response.json() for pid, response in answers.items()}
+
+    def each_raw_get(self, path: str, headers: dict[str, str]) -> dict[int, tuple[int, dict[str, str], bytes]]:
+        """``raw_get`` until every worker has answered: each one's answer, by worker pid."""
+        answers = from_each_worker(
+            self.workers(), lambda: raw_get(self.base, path, headers), worker=lambda a: int(a[1][WORKER_HEADER.lower()])
+        )
+        assert set(answers) == self.workers(), "every worker answered"
+        return answers
+
     def settle(self, loaded: int, seconds: float = 10) -> None:
         """Until every worker has reloaded to ``loaded`` postings (each reloads in its own thread)."""
-        assert wait_for(lambda: all(self.health()["postings"]["loaded"] == loaded for _ in range(8)), seconds)
+        assert wait_for(lambda: all(b["postings"]["loaded"] == loaded for b in self.each_health().values()), seconds)
 
 
 def start(tmp_path: Path, postings: Path, database_url: str) -> tuple[subprocess.Popen, str]:
@@ -48,8 +73,10 @@ def start(tmp_path: Path, postings: Path, database_url: str) -> tuple[subprocess
         "SYNDICATE_RELOAD_INTERVAL": "0",
         "DATABASE_URL": database_url,
     }
+    config = gunicorn_config(tmp_path)  # the shipped gunicorn.conf.py; each answer names its worker
+    command = [sys.executable, "-m", "gunicorn", "-c", str(config), "--workers", str(WORKERS)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "app:app"],
+        [*command, "--bind", f"127.0.0.1:{port}", "app:app"],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -86,7 +113,7 @@ def server(tmp_path: Path, postings_dir: Path, database_url: str) -> Iterator[Se
     write(postings_dir, "a.md", posting_text())
     write(postings_dir, "b.md", posting_text())
     process, base = start(tmp_path, postings_dir, database_url)
-    yield Server(base, postings_dir)
+    yield Server(base, postings_dir, process)
     stop(process)
 
 
@@ -107,12 +134,14 @@ def test_edits_while_serving_reach_every_worker(server: Server) -> None:
 
     # two workers, each reloading in its own thread: within a few reload rounds both show the new state
     def settled() -> bool:
-        bodies = [server.health()["postings"] for _ in range(8)]
+        bodies = [body["postings"] for body in server.each_health().values()]
         return all(b["loaded"] == 2 and b["rejected_files"] == 1 and b["version"] != before for b in bodies)
 
     assert wait_for(settled, 10)
-    versions = {server.health()["postings"]["version"] for _ in range(6)}
-    assert len(versions) == 1, "both workers compute the same version for the same postings"
+    versions = {pid: body["postings"]["version"] for pid, body in server.each_health().items()}
+    assert len(versions) == WORKERS and len(set(versions.values())) == 1, (
+        f"both workers compute the same version for the same postings: {versions}"
+    )
 
 
 def test_first_seen_survives_a_server_restart(tmp_path: Path, postings_dir: Path, database_url: str) -> None:
@@ -185,19 +214,23 @@ def test_conditional_get_and_gzip_over_a_real_socket(server: Server) -> None:
     assert status == 200 and "content-encoding" not in headers
     assert int(headers["content-length"]) == len(plain)
     assert feedparser.parse(plain).bozo == 0
-    # both gunicorn workers answer 304 to the validator either of them gave
-    for _ in range(6):
-        status, again, body = raw_get(server.base, "/feed.atom", {"If-None-Match": headers["etag"]})
-        assert (status, body) == (304, b"")
-        assert again["etag"] == headers["etag"]
-        status, _, body = raw_get(server.base, "/feed.atom", {"If-Modified-Since": headers["last-modified"]})
-        assert (status, body) == (304, b"")
-    status, zipped_headers, zipped = raw_get(server.base, "/feed.atom", {"Accept-Encoding": "gzip"})
-    assert zipped_headers["content-encoding"] == "gzip"
-    assert gzip.decompress(zipped) == plain
-    assert int(zipped_headers["content-length"]) == len(zipped) < len(plain)
-    # an edit changes the answer for a client holding the old copy
+    # both gunicorn workers give the same validators, and each answers 304 to them (so to either's)
+    firsts = server.each_raw_get("/feed.atom", {"Accept-Encoding": "identity"})
+    for pid, (status, first, body) in firsts.items():
+        assert (status, body) == (200, plain), pid
+        assert (first["etag"], first["last-modified"]) == (headers["etag"], headers["last-modified"]), pid
+    for pid, (status, again, body) in server.each_raw_get("/feed.atom", {"If-None-Match": headers["etag"]}).items():
+        assert (status, body) == (304, b""), pid
+        assert again["etag"] == headers["etag"], pid
+    validator = {"If-Modified-Since": headers["last-modified"]}
+    for pid, (status, _, body) in server.each_raw_get("/feed.atom", validator).items():
+        assert (status, body) == (304, b""), pid
+    for pid, (_, zipped_headers, zipped) in server.each_raw_get("/feed.atom", {"Accept-Encoding": "gzip"}).items():
+        assert zipped_headers["content-encoding"] == "gzip", pid
+        assert gzip.decompress(zipped) == plain, pid
+        assert int(zipped_headers["content-length"]) == len(zipped) < len(plain), pid
+    # an edit changes the answer for a client holding the old copy, whichever worker it reaches
     write(server.postings, "c.md", posting_text("c", title="Brand New Role"))
     server.settle(loaded=3)
-    status, _, body = raw_get(server.base, "/feed.atom", {"If-None-Match": headers["etag"]})
-    assert status == 200 and b"Brand New Role" in body
+    for pid, (status, _, body) in server.each_raw_get("/feed.atom", {"If-None-Match": headers["etag"]}).items():
+        assert status == 200 and b"Brand New Role" in body, pid

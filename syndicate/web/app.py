@@ -1,5 +1,6 @@
-"""The WSGI application: the services every process builds, plus the web layer (routes, the render
-cache, the refresher). It boots with or without the database; it never migrates it (that is
+"""The WSGI application: the services every process builds, plus the web layer (one blueprint per
+concern: ``feeds``, ``pages``, ``api``, ``ops``; what they share is ``answers``), the render cache
+and the refresher. It boots with or without the database; it never migrates it (that is
 ``syndicate migrate``, the run command's first step, or the worker).
 """
 
@@ -15,6 +16,9 @@ from syndicate.logs import configure_logging
 from syndicate.outputs.pages import STATIC
 from syndicate.services import Services, build_services
 from syndicate.settings import load_settings
+from syndicate.web import answers, api, feeds, ops, pages
+from syndicate.web.httpcache import RenderCacheCollector
+from syndicate.web.state import WebState
 
 __all__ = ["create_app", "services"]
 
@@ -32,14 +36,28 @@ def create_app(
     app.extensions["syndicate"] = svc
 
     from syndicate.cli import cli
-    from syndicate.web.routes import init_app
 
-    state = init_app(app, svc)
+    state = _init_web(app, svc)
     state.refresh()  # the first load, before the first request: the app serves from its first answer
     if autoreload:
         app.before_request(state.ensure_running)
     app.cli.add_command(cli)
     return app
+
+
+def _init_web(app: Flask, svc: Services) -> WebState:
+    """Blueprints, site-wide hooks and the web state on ``app``; the state is returned unrefreshed."""
+    state = WebState(svc)
+    app.extensions[answers.EXTENSION] = state
+    svc.metrics.register(RenderCacheCollector(state.cache))
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = svc.settings.cache_max_age
+    for blueprint in (feeds.bp, pages.bp, api.bp, ops.bp):
+        app.register_blueprint(blueprint)
+    app.before_request(answers.allowed_host)
+    app.after_request(answers.conditional_fallback)
+    app.register_error_handler(404, answers.not_found)
+    app.register_error_handler(405, answers.method_not_allowed)
+    return state
 
 
 def services() -> Services:

@@ -1,11 +1,10 @@
-"""The per-process cache of rendered outputs and its metrics; conditional GET and gzip on its entries."""
+"""The per-process cache of rendered outputs and its metrics (conditional GET and gzip: ``conditional``)."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
-from email.utils import parsedate_to_datetime
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -55,62 +54,6 @@ class RenderCache:
     @property
     def bytes(self) -> int:
         return self._bytes
-
-
-def _etags(header: str) -> list[str]:
-    """The entity tags of an If-None-Match header, with any weak prefix removed."""
-    tags = []
-    for part in header.split(","):
-        part = part.strip()
-        if part.startswith("W/"):
-            part = part[2:]
-        if part:
-            tags.append(part)
-    return tags
-
-
-def not_modified(rendered: Rendered, etag: str, if_none_match: str | None, if_modified_since: str | None) -> bool:
-    """RFC 9110, 13.2.2: If-None-Match decides when present (weak comparison against ``etag``, the
-    validator of the representation being sent); else If-Modified-Since."""
-    if rendered.status != 200:
-        return False
-    if if_none_match is not None:
-        tags = _etags(if_none_match)
-        return "*" in tags or etag in tags
-    if if_modified_since:
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError, IndexError):
-            return False
-        if since.tzinfo is None:
-            return False
-        return int(rendered.last_modified.timestamp()) <= since.timestamp()
-    return False
-
-
-def accepts_gzip(accept_encoding: str | None) -> bool:
-    """True when the client lists gzip (or ``*``) without ``q=0``."""
-    if not accept_encoding:
-        return False
-    allowed = None
-    for part in accept_encoding.lower().split(","):
-        coding, _, params = part.strip().partition(";")
-        coding = coding.strip()
-        if coding not in ("gzip", "x-gzip", "*"):
-            continue
-        q = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if coding == "*":
-            allowed = q > 0 if allowed is None else allowed
-        else:
-            return q > 0
-    return bool(allowed)
 
 
 class RenderCacheCollector(Collector):
