@@ -197,13 +197,13 @@ class Web:
 
 
 class WorkerProcess:
-    """``flask --app app syndicate worker`` (the Procfile's worker line)."""
+    """``syndicate worker`` (the Procfile's worker line), as ``python -m syndicate worker``."""
 
     def __init__(self, env: Mapping[str, str], log: Path) -> None:
         self.log = log
         self._log_file = open(log, "w", encoding="utf-8")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "syndicate", "worker"],
+            [sys.executable, "-m", "syndicate", "worker"],
             cwd=REPO_ROOT,
             env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
             stdout=self._log_file,
