@@ -9,7 +9,7 @@
 2. Slow sink (answers after 50 ms): deliveries/s against boards x concurrency / 50 ms
    (each board has its own lane of ``SYNDICATE_DELIVERY_CONCURRENCY`` attempts). Goal: >= 0.7 of it.
 3. Latency from saving a posting file to the sink receiving its event, with the
-   worker process running (``flask --app app syndicate worker``). Goal: p95 <= 2 s.
+   worker process running (``syndicate worker``). Goal: p95 <= 2 s.
 
 Each run uses a fresh SQLite database; medians over the runs are printed as a
 Markdown table with the goals.
@@ -100,7 +100,7 @@ def worker_run(postings: Path, boards: Path, concurrency: int) -> tuple[float, i
         started = time.perf_counter()
         report = worker.cycle()
         elapsed = time.perf_counter() - started
-        sizes = [len(d.body) for d in worker.outbox.deliveries(limit=100)]
+        sizes = [len(d.body) for d in worker.outbox.log.deliveries(limit=100)]
         worker.stop()
         svc.store.close()
     assert report.outcomes == {"succeeded": report.events}, report.outcomes
@@ -120,7 +120,7 @@ def latency(postings: Path, samples: int) -> list[float]:
             "SYNDICATE_BASE_URL": "https://jobs.example",
         }
         worker = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "syndicate", "worker"],
+            [sys.executable, "-m", "syndicate", "worker"],
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
