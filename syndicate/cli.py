@@ -8,11 +8,13 @@ only the settings. Under ``flask --app app`` the commands use the app's services
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy import exc as sa_exc
 
 from syndicate.clock import system_clock
 from syndicate.logs import configure_logging
@@ -58,7 +60,10 @@ def _services() -> Services:
         if load_app is not None:
             root.meta[_SERVICES] = load_app().extensions["syndicate"]
         else:
-            svc = build_services(_settings())
+            try:
+                svc = build_services(_settings())
+            except (sa_exc.ArgumentError, ImportError, OSError) as exc:  # a URL no driver takes, a path not made
+                raise click.ClickException(f"the database cannot be opened: {describe(exc)}") from None
             root.call_on_close(svc.close)
             root.meta[_SERVICES] = svc
     return root.meta[_SERVICES]
@@ -103,6 +108,10 @@ def lint_command(folder: Path | None, fmt: str, strict: bool) -> None:
     root = folder or settings.postings_dir
     if not root.is_dir():
         raise click.BadParameter(f"{root} is not a folder", param_hint="FOLDER")
+    try:
+        os.scandir(root).close()  # a folder lint cannot read must not pass as an empty one
+    except OSError as exc:
+        raise click.BadParameter(f"{root} cannot be read: {exc.strerror}", param_hint="FOLDER") from None
     results = read_folder(root, settings.tzinfo, settings.max_posting_bytes, settings.limits)
     problems = lint(results, system_clock())
     errors, warnings = counts(problems)

@@ -88,3 +88,10 @@ def test_the_delivery_log_of_a_database_not_migrated_is_a_clear_error(tmp_path: 
     result = syndicate(tmp_path, "deliveries", DATABASE_URL=f"sqlite:///{tmp_path / 'new.db'}")
     assert result.returncode == 1
     assert "run `syndicate migrate`" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["notaurl", "foo://x/y"], ids=["not a URL", "a scheme no driver takes"])
+def test_a_database_url_that_cannot_be_opened_is_a_clear_error(tmp_path: Path, url: str) -> None:
+    result = syndicate(tmp_path, "deliveries", DATABASE_URL=url)
+    assert result.returncode == 1
+    assert "the database cannot be opened" in result.stderr and "Traceback" not in result.stderr

@@ -15,19 +15,23 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import sys
 import types
 import typing
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from syndicate import model
 from syndicate.model import Posting
 
 # Libraries whose output is part of a cached posting (its HTML, its repaired text, its parsed YAML).
-RENDERING_LIBRARIES = ("cmarkgfm", "nh3", "ftfy", "PyYAML", "pydantic")
+RENDERING_LIBRARIES = ("cmarkgfm", "nh3", "ftfy", "PyYAML", "python-frontmatter", "pydantic")
 HERE = Path(__file__).resolve().parent
 PARSING_MODULES = ("schema.py", "spellings.py", "reader.py", "text.py", "yamltext.py", "limits.py", "record.py")
 
@@ -136,11 +140,13 @@ def parser_version(schema: Any = None, record_source: str = RECORD_SOURCE) -> st
     digest = hashlib.sha256()
     digest.update(json.dumps(schema.model_json_schema(), sort_keys=True).encode())
     digest.update(record_source.encode())
-    for name in PARSING_MODULES:
-        digest.update((HERE / name).read_bytes())
-    digest.update((HERE.parent / "model.py").read_bytes())
+    for path in [HERE / name for name in PARSING_MODULES] + [HERE.parent / "model.py"]:
+        digest.update(path.read_bytes().replace(b"\r\n", b"\n"))  # a CRLF checkout parses the same
     for library in RENDERING_LIBRARIES:
         digest.update(f"{library}={metadata.version(library)}".encode())
+    # the Unicode tables (ftfy, isprintable) and the YAML parser in use shape the result too
+    digest.update(f"python={sys.version_info[:2]} unicode={unicodedata.unidata_version}".encode())
+    digest.update(f"libyaml={yaml.__with_libyaml__}".encode())
     return digest.hexdigest()[:16]
 
 

@@ -98,6 +98,12 @@ def run_worker(worker: Worker, database: Database | None = None) -> None:
         if worker.needs_scan():
             scan()
 
+    def stop_check() -> None:
+        """A signal that came while the scheduler was starting could not shut it down: this does."""
+        if worker.stopping.is_set():
+            scheduler.shutdown(wait=False)
+
+    scheduler.add_job(stop_check, "interval", seconds=1, id="stop-check")
     scheduler.add_job(watch, "interval", seconds=settings.watch_interval, id="watch")
     scheduler.add_job(scan, "interval", seconds=settings.scan_interval, id="scan", next_run_time=system_clock())
     delivery = threading.Thread(target=worker.deliver, kwargs={"until": worker.stopping}, name="dispatch")
