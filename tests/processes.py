@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -58,17 +59,20 @@ def worker_of(response: requests.Response) -> int:
 
 
 def from_each_worker(
-    workers: set[int], ask: Callable[[], T], worker: Callable[[T], int] = worker_of, tries: int = 200
+    workers: set[int], ask: Callable[[], T], worker: Callable[[T], int] = worker_of, rounds: int = 50
 ) -> dict[int, T]:
     """One answer of each of ``workers``, asking until each has answered (fewer if some never do).
     ``ask`` opens a new connection each time: whichever worker accepts it answers; ``worker`` reads
-    which one did from the answer."""
+    which one did from the answer. Asked one at a time, the worker that just answered is often the one
+    back at ``accept`` first, again and again; so each round asks eight at once, which keeps one
+    worker busy while another accepts."""
     answers: dict[int, T] = {}
-    for _ in range(tries):
-        answer = ask()
-        answers.setdefault(worker(answer), answer)
-        if set(answers) >= workers:
-            break
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(rounds):
+            for answer in pool.map(lambda _n: ask(), range(8)):
+                answers.setdefault(worker(answer), answer)
+            if set(answers) >= workers:
+                break
     return answers
 
 
