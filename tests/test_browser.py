@@ -62,8 +62,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("browser")
     postings = tmp / "postings"
     postings.mkdir()
-    # wall-clock: gunicorn in its own process runs on the real clock; the copies must outlive it
-    later = (datetime.now(UTC) + timedelta(days=365)).date().isoformat()
+    # gunicorn in its own process runs on the real clock: the copies must outlive it
+    later = (datetime.now(UTC) + timedelta(days=365)).date().isoformat()  # wall-clock: the server's own clock
     for path in SHIPPED.iterdir():
         text = path.read_text(encoding="utf-8")
         (postings / path.name).write_text(

@@ -217,8 +217,8 @@ def test_expiry_is_pushed_at_valid_through_without_any_file_change(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    # wall-clock: the worker is a real process on the real clock; the margins hold on a loaded machine
-    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    # the worker is a real process on the real clock; the margins hold on a loaded machine
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)  # wall-clock: a real worker process
     write(postings_dir, "a.md", posting_text("a", valid_through=expires.isoformat()))
     worker = start_worker(tmp_path, postings_dir, database_url, sink)
     try:
