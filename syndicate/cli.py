@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import exc as sa_exc
@@ -36,18 +38,22 @@ _SERVICES = "syndicate.services"
 _SETTINGS = "syndicate.settings"
 
 
+def _flask_app_loader(root: click.Context) -> Callable[[], Any] | None:
+    """Under ``flask --app app`` the root context's object is flask's ScriptInfo, which loads the app
+    (duck-typed, so that the console script never imports Flask)."""
+    return getattr(root.obj, "load_app", None)
+
+
 def _settings() -> Settings:
     """The settings of this run: the app's under ``flask --app app``, else from the environment."""
     root = click.get_current_context().find_root()
+    if _flask_app_loader(root) is not None:
+        return _services().settings
     if _SETTINGS not in root.meta:
-        load_app = getattr(root.obj, "load_app", None)  # flask's ScriptInfo (duck-typed: no Flask import)
-        if load_app is not None:
-            root.meta[_SETTINGS] = _services().settings
-        else:
-            try:
-                root.meta[_SETTINGS] = load_settings()
-            except SettingsError as exc:
-                raise click.ClickException(str(exc)) from None
+        try:
+            root.meta[_SETTINGS] = load_settings()
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
     return root.meta[_SETTINGS]
 
 
@@ -56,7 +62,7 @@ def _services() -> Services:
     (closed when the command ends). Building them reads nothing: no posting is parsed here."""
     root = click.get_current_context().find_root()
     if _SERVICES not in root.meta:
-        load_app = getattr(root.obj, "load_app", None)
+        load_app = _flask_app_loader(root)
         if load_app is not None:
             root.meta[_SERVICES] = load_app().extensions["syndicate"]
         else:
