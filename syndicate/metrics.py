@@ -15,11 +15,22 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from syndicate.model import Status
+from syndicate.postings.lint import posting_warnings
 from syndicate.postings.loader import PostingLoader
-from syndicate.postings.reader import ERROR, WARNING
+from syndicate.postings.reader import ERROR, WARNING, Problem
+from syndicate.postings.snapshot import Snapshot
 from syndicate.store.database import Database
 from syndicate.store.outbox import Outbox
 from syndicate.store.records import BoardHealth
+
+
+def served_problems(snapshot: Snapshot, now: datetime) -> list[Problem]:
+    """What ``syndicate lint`` reports for the served folder: every file's problems, and the advice
+    on each posting it serves. A stale posting gets none: lint reads its broken file, not the version
+    still served."""
+    stale = set(snapshot.stale)
+    advice = [w for p in snapshot.postings.values() if p.source not in stale for w in posting_warnings(p, now)]
+    return [*snapshot.problems, *advice]
 
 
 class SnapshotCollector(Collector):
@@ -45,9 +56,20 @@ class SnapshotCollector(Collector):
             "Posting files left out of every output because of errors (see lint).",
             value=len(self.loader.rejected_files()),
         )
-        problems = GaugeMetricFamily("syndicate_posting_problems", "Problems found in posting files.", labels=["level"])
+        yield GaugeMetricFamily(
+            "syndicate_posting_files_stale",
+            "Posting files that no longer read but still serve the posting they last read as (see /healthz).",
+            value=len(snapshot.stale),
+        )
+        problems = GaugeMetricFamily(
+            "syndicate_posting_problems",
+            "Problems lint reports for the served folder, by level: the files' own, and advice on what "
+            "aggregators will miss.",
+            labels=["level"],
+        )
+        found = served_problems(snapshot, now)
         for level in (ERROR, WARNING):
-            problems.add_metric([level], sum(1 for p in snapshot.problems if p.level == level))
+            problems.add_metric([level], sum(1 for p in found if p.level == level))
         yield problems
         yield GaugeMetricFamily(
             "syndicate_snapshot_generation", "Snapshots this process has loaded.", value=snapshot.generation

@@ -165,17 +165,84 @@ def test_reload_rereads_only_changed_files(postings_dir: Path, make_loader, monk
     assert parsed == ["p3.md"]
 
 
-def test_a_file_that_turns_bad_disappears_and_returns_when_fixed(postings_dir: Path, make_loader) -> None:
+def break_file(path: Path, text: str | bytes = "---\ntitle: [\n---\n") -> None:
+    write(path.parent, path.name, text)
+    bump_mtime(path)
+
+
+def test_a_served_file_that_breaks_keeps_serving_its_last_good_version(postings_dir: Path, make_loader) -> None:
+    path = write(postings_dir, "a.md", posting_text(title="First"))
+    loader = make_loader(postings_dir)
+    loader.refresh()
+    break_file(path, posting_text(title="Second"))
+    good = loader.refresh().postings["a"]
+    break_file(path)
+    broken = loader.refresh()
+    assert broken.postings["a"].title == "Second"  # the last version that read, not the first
+    assert broken.postings["a"].content_hash == good.content_hash
+    assert broken.version == loader.snapshot.version
+    assert broken.stale == ("a.md",)
+    assert errors_of(broken) and loader.rejected_files() == set()
+    break_file(path, "---\ntitle: Third\nemployment_type: SOMETIMES\ncompany: Acme\n---\n")  # broken another way
+    assert loader.refresh().postings["a"].title == "Second"
+    break_file(path, posting_text(title="Fixed"))
+    fixed = loader.refresh()
+    assert fixed.postings["a"].title == "Fixed" and fixed.stale == () and not errors_of(fixed)
+
+
+def test_the_last_good_version_survives_a_restart_and_is_every_process_s(
+    postings_dir: Path, make_loader, store: Store
+) -> None:
+    path = write(postings_dir, "a.md", posting_text(title="Good"))
+    first = make_loader(postings_dir)
+    served = first.refresh()
+    break_file(path)
+    first.refresh()
+    again = make_loader(postings_dir).refresh()  # a new process, the file already broken
+    assert again.postings["a"].title == "Good" and again.stale == ("a.md",)
+    assert again.version == served.version  # same postings, same dates: the same version everywhere
+    assert errors_of(again)
+
+
+def test_the_last_good_version_is_the_one_this_process_served_when_the_database_forgot(
+    postings_dir: Path, make_loader, store: Store
+) -> None:
+    path = write(postings_dir, "a.md", posting_text(title="Good"))
+    loader = make_loader(postings_dir)
+    loader.refresh()
+    store.forget_sources(["a.md"])  # as if the database had been away when it read
+    break_file(path)
+    assert loader.refresh().postings["a"].title == "Good"
+
+
+def test_a_new_file_that_never_read_stays_out(postings_dir: Path, make_loader) -> None:
+    loader = make_loader(postings_dir)
+    loader.refresh()
+    write(postings_dir, "new.md", "---\ntitle: [\n---\n")
+    snapshot = loader.refresh()
+    assert snapshot.postings == {} and snapshot.stale == () and loader.rejected_files() == {"new.md"}
+
+
+def test_a_deleted_file_closes_its_posting_and_a_broken_file_made_again_stays_out(
+    postings_dir: Path, make_loader
+) -> None:
     path = write(postings_dir, "a.md", posting_text())
     loader = make_loader(postings_dir)
-    assert "a" in loader.refresh().postings
+    loader.refresh()
+    path.unlink()
+    assert "a" not in loader.refresh().postings
     write(postings_dir, "a.md", "---\ntitle: [\n---\n")
-    bump_mtime(path)
-    broken = loader.refresh()
-    assert "a" not in broken.postings and errors_of(broken)
-    write(postings_dir, "a.md", posting_text())
-    bump_mtime(path)
-    assert "a" in loader.refresh().postings
+    assert "a" not in loader.refresh().postings
+    assert "a" not in make_loader(postings_dir).refresh().postings  # nor in a process started now
+
+
+def test_status_closed_still_closes_a_posting(postings_dir: Path, make_loader, clock) -> None:
+    path = write(postings_dir, "a.md", posting_text())
+    loader = make_loader(postings_dir)
+    loader.refresh()
+    break_file(path, posting_text(status="closed"))
+    snapshot = loader.refresh()
+    assert snapshot.open_postings(clock()) == [] and snapshot.stale == ()
 
 
 def test_maybe_refresh_waits_for_the_interval(postings_dir: Path, make_loader) -> None:

@@ -24,6 +24,7 @@ from syndicate.clock import Clock, system_clock
 from syndicate.model import Posting
 from syndicate.postings import files
 from syndicate.postings.files import UNKNOWN, Stamp, distrust_racy, read_bytes, scan
+from syndicate.postings.lastgood import keep_last_good
 from syndicate.postings.limits import DEFAULT_LIMITS, Limits
 from syndicate.postings.parallel import parse_many
 from syndicate.postings.reader import ERROR, Problem, ReadResult, result_from_json
@@ -31,6 +32,7 @@ from syndicate.postings.record import PARSER_VERSION
 from syndicate.postings.snapshot import (
     EMPTY,
     Snapshot,
+    is_stale,
     parse_problem_count,
     posting_digest,
     resolve_changes,
@@ -103,14 +105,16 @@ class PostingLoader:
         self._lock = threading.Lock()
         self._last_check = float("-inf")
         self._parsed_first: set[str] = set()
+        self._uncached: dict[str, str] = {}  # file -> stamp, of files the last read refused to parse (too large...)
 
     @property
     def snapshot(self) -> Snapshot:
         return self._snapshot
 
     def rejected_files(self) -> set[str]:
-        """Files left out of every output: those with errors, and names that are not UTF-8."""
-        return {p.file for p in self._snapshot.errors} | self._unusable
+        """Files left out of every output: those with errors that never read, and names that are
+        not UTF-8. A broken file still serving its last good version is *stale*, not rejected."""
+        return ({p.file for p in self._snapshot.errors} - set(self._snapshot.stale)) | self._unusable
 
     def maybe_refresh(self, interval: float) -> Snapshot:
         """Refresh if ``interval`` seconds passed since the last check; never waits on another
@@ -165,9 +169,12 @@ class PostingLoader:
         news = [source for source in sorted(fresh) if not same_result(old.results.get(source), fresh[source])]
         if old is not EMPTY and not news and len(fresh) == len(changed) and not removed and same_content(old, new):
             return old  # touched, or re-read because its stamp was unsure: keep the snapshot (and its caches)
+        rejected = self._first_to_report({s: self._uncached[s] for s in news if s in self._uncached})
         for source in news:
-            if source in self._parsed_first and fresh[source].problems:
-                report_problems(source, fresh[source].problems)
+            if fresh[source].problems and (source in self._parsed_first or source in rejected):
+                report_problems(source, fresh[source].problems, stale=is_stale(fresh[source]))
+        if removed:
+            self.database.call(lambda: self.store.forget_sources(removed), None)
         self._snapshot = new
         if old is not EMPTY:
             log.info("postings reloaded: %d file(s) changed, version %s", len(changed), new.version)
@@ -185,6 +192,19 @@ class PostingLoader:
             if first is None or key in first:
                 log.warning("posting %s: file: error: %s", name, files.UNUSABLE_NAME)
 
+    def _first_to_report(self, refused: Mapping[str, str]) -> set[str]:
+        """Of files refused before parsing (by file, its stamp), those this process is the first to
+        report in this state: the parse cache keeps a marker per file and stamp, as it keeps each
+        parse, so one process of those sharing it logs the file once per change."""
+        if not refused:
+            return set()
+        marks = {
+            hashlib.sha256(f"refused\0{name}\0{stamp}".encode()).hexdigest(): name for name, stamp in refused.items()
+        }
+        entries = [CacheEntry(key, name, "refused", "[null, []]", None) for key, name in marks.items()]
+        first = self.database.call(lambda: self.store.cache_results(entries), None)
+        return {name for key, name in marks.items() if first is None or key in first}
+
     def _stamp_text(self, stamp: Stamp) -> str:
         """A file's stamp as the parse cache keeps it: a cached result counts only for the
         same file state, parser version and time zone."""
@@ -195,21 +215,24 @@ class PostingLoader:
     def _read(self, sources: list[str], stamps: Mapping[str, Stamp]) -> dict[str, ReadResult]:
         """Read results for ``sources``: from the cache when the file is unchanged, else parsed. Files
         this process parsed first (of every process sharing the cache) are in ``_parsed_first``: their
-        problems are reported here, and only here."""
+        problems are reported here, and only here. A file that served a posting and no longer reads
+        keeps serving its last good version (see ``_keep_last_good``)."""
         results: dict[str, ReadResult] = {}
         keep: list[CacheEntry] = []  # entries to (re)write: new parses, and known bytes under a new stamp
         cache = self.database.call
         by_source = cache(lambda: self.store.cached_by_source(sources), {})
         raw_by_key: dict[str, tuple[str, bytes]] = {}
         stamp = {source: self._stamp_text(stamps[source]) for source in sources}
+        self._uncached = {}
         for source in sources:
-            entry = by_source.get(source)
-            if entry is not None and entry.stamp == stamp[source] and stamps[source][0] != UNKNOWN:
+            entry = next((e for e in by_source.get(source, ()) if e.stamp == stamp[source]), None)
+            if entry is not None and stamps[source][0] != UNKNOWN:
                 results[source] = result_from_json(source, entry.result, entry.html)
                 continue
             raw = read_bytes(self.root, source, self.max_bytes)
             if isinstance(raw, ReadResult):
                 results[source] = raw
+                self._uncached[source] = stamp[source]  # too large or unreadable: nothing to cache
             elif raw is not None:
                 raw_by_key[cache_key(source, raw, self.tz, self.limits)] = (source, raw)
         by_key = cache(lambda: self.store.cached_by_key(raw_by_key), {}) if raw_by_key else {}
@@ -222,7 +245,8 @@ class PostingLoader:
             source = raw_by_key[key][0]
             results[source] = result_from_json(source, entry.result, entry.html)
             keep.append(CacheEntry(key, source, stamp[source], entry.result, entry.html))
-        first = cache(lambda: self.store.cache_results(keep, replaced=by_source), None)
+        kept = keep_last_good(results, by_source, self._snapshot, self._stamp_prefix)
+        first = cache(lambda: self.store.cache_results(keep, replaced=by_source, kept=kept), None)
         parsed = {source for _, source, _ in misses}
         # without the cache no process can tell who was first: each reports what it parsed
         self._parsed_first = parsed if first is None else {s for key, s, _ in misses if key in first}
@@ -314,8 +338,9 @@ class PostingLoader:
             winners[posting.id] = _with_dates(posting, posted, dates.changed_at)  # type: ignore[arg-type]
 
 
-def report_problems(source: str, problems: Iterable[Problem]) -> None:
-    """One log line per file: its errors and warnings, unknown keys folded into one entry."""
+def report_problems(source: str, problems: Iterable[Problem], stale: bool = False) -> None:
+    """One log line per file: its errors and warnings, unknown keys folded into one entry; ``stale``:
+    the file served a posting, which keeps serving as it last read."""
     problems = list(problems)
     unknown = [p.field for p in problems if p.message.startswith("unknown key ")]
     parts = [f"{p.field}: {p.level}: {p.message}" for p in problems if not p.message.startswith("unknown key ")]
@@ -325,7 +350,8 @@ def report_problems(source: str, problems: Iterable[Problem]) -> None:
     errors = sum(p.level == ERROR for p in problems)
     level = logging.WARNING if errors else logging.INFO
     summary = f"{errors} error(s), {len(problems) - errors} warning(s)"
-    log.log(level, "posting %s: %s: %s", source, summary, "; ".join(parts))
+    kept = "; still serving the last version that read, until the file is fixed or deleted" if stale else ""
+    log.log(level, "posting %s: %s: %s%s", source, summary, "; ".join(parts), kept)
 
 
 def _with_dates(posting: Posting, date_posted: datetime, updated: datetime) -> Posting:

@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import PurePosixPath
 from types import MappingProxyType
 
@@ -42,6 +43,16 @@ class Snapshot:
     @property
     def errors(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.level == ERROR)
+
+    @cached_property
+    def stale(self) -> tuple[str, ...]:
+        """Files that no longer read but still serve their last good posting, by path."""
+        return tuple(sorted(source for source, result in self.results.items() if is_stale(result)))
+
+
+def is_stale(result: ReadResult) -> bool:
+    """A broken file's result that still carries the posting it last read as (see the loader)."""
+    return result.posting is not None and any(p.level == ERROR for p in result.problems)
 
 
 EMPTY = Snapshot("0" * 16, 0, datetime.min.replace(tzinfo=UTC), MappingProxyType({}), (), {}, {}, {})

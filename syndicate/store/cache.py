@@ -4,7 +4,7 @@ version), so a restart or a second process neither re-parses nor re-renders an u
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -30,11 +30,15 @@ class ParseCache:
     engine: sa.Engine
     writer: sa.Engine
 
-    def cached_by_source(self, sources: Iterable[str]) -> dict[str, CacheEntry]:
-        """The cache entries of these files, found by path (a file is re-checked by its stamp)."""
+    def cached_by_source(self, sources: Iterable[str]) -> dict[str, list[CacheEntry]]:
+        """The cache entries of these files, found by path (a file is re-checked by its stamp). A file
+        has one entry, or two while it is broken: what it holds now and the last version that read
+        (see ``cache_results``)."""
+        found: dict[str, list[CacheEntry]] = {}
         with self.engine.connect() as conn:
-            rows = rows_where_in(conn, sa.select(*parse_cache.c), parse_cache.c.source, sources)
-            return {row.source: CacheEntry(*row) for row in rows}
+            for row in rows_where_in(conn, sa.select(*parse_cache.c), parse_cache.c.source, sources):
+                found.setdefault(row.source, []).append(CacheEntry(*row))
+        return found
 
     def cached_by_key(self, keys: Iterable[str]) -> dict[str, CacheEntry]:
         """The cache entries for these content keys."""
@@ -44,10 +48,13 @@ class ParseCache:
                 for row in rows_where_in(conn, sa.select(*parse_cache.c), parse_cache.c.key, keys)
             }
 
-    def cache_results(self, entries: Iterable[CacheEntry], replaced: Iterable[str] = ()) -> set[str]:
+    def cache_results(
+        self, entries: Iterable[CacheEntry], replaced: Iterable[str] = (), kept: Mapping[str, str] | None = None
+    ) -> set[str]:
         """Store entries (an existing key gets the new stamp); entries of ``replaced`` files with another
-        key go. Returns the keys this call added first: of processes parsing the same bytes at once,
-        exactly one is told it was first (that one reports the file's problems)."""
+        key go, except the key ``kept`` names for that file (the last version of a broken file that
+        read, still served). Returns the keys this call added first: of processes parsing the same
+        bytes at once, exactly one is told it was first (that one reports the file's problems)."""
         rows = [
             {
                 "key": e.key,
@@ -64,12 +71,18 @@ class ParseCache:
         replaced = set(replaced)
         first: set[str] = set()
         with self.writer.begin() as conn:
-            stale = [{"b_source": r["source"], "b_key": r["key"]} for r in rows if r["source"] in replaced]
+            kept = kept or {}
+            stale = [
+                {"b_source": r["source"], "b_key": r["key"], "b_kept": kept.get(r["source"], r["key"])}
+                for r in rows
+                if r["source"] in replaced
+            ]
             if stale:
                 conn.execute(
                     parse_cache.delete()
                     .where(parse_cache.c.source == sa.bindparam("b_source"))
-                    .where(parse_cache.c.key != sa.bindparam("b_key")),
+                    .where(parse_cache.c.key != sa.bindparam("b_key"))
+                    .where(parse_cache.c.key != sa.bindparam("b_kept")),
                     stale,
                 )
             for chunk in chunks(rows):
@@ -84,3 +97,9 @@ class ParseCache:
                         known,
                     )
         return first
+
+    def forget_sources(self, sources: Iterable[str]) -> None:
+        """Drop the entries of files that were deleted: a file made again under the name is new."""
+        with self.writer.begin() as conn:
+            for chunk in chunks(sorted(set(sources))):
+                conn.execute(parse_cache.delete().where(parse_cache.c.source.in_(chunk)))
