@@ -35,7 +35,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'syndicate.db'}"
         return
-    yield from _postgresql_schema()
+    yield from postgresql_schema()
 
 
 @pytest.fixture
@@ -43,10 +43,10 @@ def postgresql_url() -> Iterator[str]:
     """A schema of its own in TEST_DATABASE_URL, for what only a networked database can do (go away)."""
     if not os.environ.get("TEST_DATABASE_URL"):
         pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL (.ci/run does) to a database a test may use")
-    yield from _postgresql_schema()
+    yield from postgresql_schema()
 
 
-def _postgresql_schema() -> Iterator[str]:
+def postgresql_schema() -> Iterator[str]:
     base = sa.make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base)
