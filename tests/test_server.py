@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,25 @@ def test_metrics_count_postings_by_state_and_rejected_files(server: Server) -> N
     assert metrics[("syndicate_postings", (("state", "expired"),))] == 1
     assert metrics[("syndicate_posting_files_rejected", ())] == 1
     assert metrics[("syndicate_posting_problems", (("level", "error"),))] == 1
+
+
+def test_metrics_count_the_problems_lint_reports(server: Server) -> None:
+    """The same definition in both: each file's own problems, and the advice on what it serves."""
+    from syndicate.postings.files import read_folder
+    from syndicate.postings.lint import lint
+
+    write(server.postings, "expired.md", posting_text(valid_through="2020-01-01", date_posted="2019-12-01"))
+    write(server.postings, "broken.md", "---\ntitle: [\n---\n")
+    write(server.postings, "odd.md", posting_text(colour="teal"))  # an unknown key: the file's own warning
+    server.settle(loaded=4)
+    metrics = scrape(server.base)
+    # wall-clock: the server judges expiry by the real clock, so lint here does too (no date is near it)
+    found = lint(read_folder(server.postings, UTC, 1024 * 1024), datetime.now(UTC))
+    errors = sum(p.level == "error" for p in found)
+    warnings = len(found) - errors
+    assert (errors, warnings > 4) == (1, True)  # advice on each served posting counted, not only odd.md's key
+    assert metrics[("syndicate_posting_problems", (("level", "error"),))] == errors
+    assert metrics[("syndicate_posting_problems", (("level", "warning"),))] == warnings
 
 
 def raw_get(base: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
