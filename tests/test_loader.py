@@ -711,3 +711,29 @@ def test_no_process_to_be_had_means_parsing_here(monkeypatch) -> None:
     assert refused == [1], "the pool was tried once, then given up"
     assert [r.source for r, _, _ in parsed] == [source for source, _ in items]
     assert all(r.posting is not None for r, _, _ in parsed)
+
+
+# --- what lint is told about a stale file ----------------------------------------------------
+
+
+def test_lint_learns_which_broken_files_still_serve_from_the_database(
+    tmp_path: Path, postings_dir: Path, make_loader, database_url: str
+) -> None:
+    from syndicate.postings.files import read_folder
+    from syndicate.postings.served import stale_versions
+    from syndicate.settings import load_settings
+
+    path = write(postings_dir, "served.md", posting_text(title="Served"))
+    make_loader(postings_dir).refresh()
+    write(postings_dir, "served.md", "---\ntitle: [\n---\n")
+    bump_mtime(path)
+    write(postings_dir, "never.md", "---\ntitle: [\n---\n")
+    settings = load_settings({}, {"postings_dir": postings_dir, "database_url": database_url})
+    results = read_folder(postings_dir, settings.tzinfo, settings.max_posting_bytes, settings.limits)
+    stale = stale_versions(settings, postings_dir, results)
+    assert {source: p.title for source, p in stale.items()} == {"served.md": "Served"}
+    other = tmp_path / "copy"
+    other.mkdir()
+    assert stale_versions(settings, other, results) == {}  # not the served folder: nothing to say
+    missing = load_settings({}, {"postings_dir": postings_dir, "database_url": f"sqlite:///{tmp_path / 'no.db'}"})
+    assert stale_versions(missing, postings_dir, results) == {} and not (tmp_path / "no.db").exists()

@@ -75,6 +75,11 @@ def cache_key(source: str, raw: bytes, tz: tzinfo, limits: Limits = DEFAULT_LIMI
     return digest.hexdigest()
 
 
+def stamp_prefix(tz: tzinfo, limits: Limits = DEFAULT_LIMITS) -> str:
+    """How every stamp the parse cache keeps for this parser version, time zone and bounds begins."""
+    return f"{PARSER_VERSION}:{tz}:{limits.cache_text()}:"
+
+
 class PostingLoader:
     """Owns the current snapshot of one postings folder."""
 
@@ -97,7 +102,7 @@ class PostingLoader:
         self.max_bytes = max_bytes
         self.clock = clock
         self.limits = limits
-        self._stamp_prefix = f"{PARSER_VERSION}:{tz}:{limits.cache_text()}:"
+        self._stamp_prefix = stamp_prefix(tz, limits)
         self._snapshot = EMPTY
         self._stamps: dict[str, Stamp] = {}  # what the last scan saw; guarded by _lock
         self._unsure: frozenset[str] = frozenset()  # files whose stamp was too recent to trust
