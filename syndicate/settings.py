@@ -16,8 +16,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy.engine import make_url
-
 from syndicate.postings.limits import DEFAULT_LIMITS, Limits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -347,6 +345,8 @@ class Settings:
     def __repr__(self) -> str:  # secrets never reach logs through a repr
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         if shown["database_url"]:
+            from sqlalchemy.engine import make_url  # only here: lint loads settings without SQLAlchemy
+
             shown["database_url"] = make_url(shown["database_url"]).render_as_string(hide_password=True)
         return f"Settings({shown})"
 

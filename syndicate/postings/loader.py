@@ -28,7 +28,7 @@ from syndicate.postings.lastgood import keep_last_good
 from syndicate.postings.limits import DEFAULT_LIMITS, Limits
 from syndicate.postings.parallel import parse_many
 from syndicate.postings.reader import ERROR, Problem, ReadResult, result_from_json
-from syndicate.postings.record import PARSER_VERSION
+from syndicate.postings.record import current_parser_version
 from syndicate.postings.snapshot import (
     EMPTY,
     Snapshot,
@@ -70,14 +70,14 @@ INCREMENTAL_UP_TO = 256  # changed files; beyond this a reload rebuilds the whol
 
 
 def cache_key(source: str, raw: bytes, tz: tzinfo, limits: Limits = DEFAULT_LIMITS) -> str:
-    digest = hashlib.sha256(f"{PARSER_VERSION}\0{tz}\0{limits.cache_text()}\0{source}\0".encode())
+    digest = hashlib.sha256(f"{current_parser_version()}\0{tz}\0{limits.cache_text()}\0{source}\0".encode())
     digest.update(raw)
     return digest.hexdigest()
 
 
 def stamp_prefix(tz: tzinfo, limits: Limits = DEFAULT_LIMITS) -> str:
     """How every stamp the parse cache keeps for this parser version, time zone and bounds begins."""
-    return f"{PARSER_VERSION}:{tz}:{limits.cache_text()}:"
+    return f"{current_parser_version()}:{tz}:{limits.cache_text()}:"
 
 
 class PostingLoader:

@@ -5,7 +5,7 @@ fields and their annotations, so adding a field to the model adds it to the reco
 as plain functions over positional lists (a warm start decodes 10,000 records; lists of values decode
 and construct about twice as fast as dicts of keyword arguments).
 
-``PARSER_VERSION`` invalidates cached records of other code: it hashes the front-matter schema (its
+``current_parser_version()`` invalidates cached records of other code: it hashes the front-matter schema (its
 JSON Schema), the record's layout and the source of every module that turns a file into a posting, and
 the versions of the libraries that render it. Nobody bumps it by hand.
 """
@@ -13,6 +13,7 @@ the versions of the libraries that render it. Nobody bumps it by hand.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import sys
@@ -150,4 +151,8 @@ def parser_version(schema: Any = None, record_source: str = RECORD_SOURCE) -> st
     return digest.hexdigest()[:16]
 
 
-PARSER_VERSION = parser_version()
+@functools.cache
+def current_parser_version() -> str:
+    """``parser_version()`` of this process, computed once when first asked (the parse cache asks;
+    lint does not, and starts without building the schema's JSON Schema)."""
+    return parser_version()
