@@ -277,8 +277,30 @@ def test_gfm_tables_and_lists_render() -> None:
         ),
         pytest.param(
             b"---\ntitle: [unclosed\ncompany: y\n---\nbody\n",
-            [("front matter", "invalid YAML at line 3, column 8: did not find expected ',' or ']'")],
+            [
+                (
+                    "front matter",
+                    "invalid YAML at line 2, column 8: the '[' opened here is never closed"
+                    " (noticed at line 3, column 8: did not find expected ',' or ']')",
+                )
+            ],
             id="invalid-yaml",
+        ),
+        pytest.param(
+            b"---\ntitle: x\ncompany: 'Acme\nemployment_type: FULL_TIME\n---\nbody\n",
+            [
+                (
+                    "front matter",
+                    "invalid YAML at line 3, column 10: the quote opened here is never closed"
+                    " (noticed at line 5, column 1: found unexpected end of stream)",
+                )
+            ],
+            id="unclosed-quote",
+        ),
+        pytest.param(
+            b"---\ntitle: x\n  company: y\n---\n",
+            [("front matter", "invalid YAML at line 3, column 10: mapping values are not allowed in this context")],
+            id="bad-indent-stays-where-noticed",
         ),
         pytest.param(
             b"---\n- a\n- b\n---\n", [("front matter", "must be a mapping of keys, got list")], id="yaml-list"

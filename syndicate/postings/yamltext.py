@@ -62,6 +62,26 @@ def _where(mark: Any, first_line: int) -> str:
     return f" at line {mark.line + first_line}, column {mark.column + 1}" if mark else ""
 
 
+# What the parser was inside when it gave up, for the constructs whose mistake is where they opened: an
+# unclosed ``[`` is only noticed at the next key, a line or more below it.
+_OPENED = {
+    "while parsing a flow sequence": "the '[' opened here is never closed",
+    "while parsing a flow mapping": "the '{' opened here is never closed",
+    "while scanning a quoted scalar": "the quote opened here is never closed",
+}
+
+
+def _message(exc: yaml.YAMLError, first_line: int) -> str:
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    opened = getattr(exc, "context_mark", None)
+    what = _OPENED.get(getattr(exc, "context", None) or "")
+    if what and opened is not None and (mark is None or opened.line < mark.line):
+        noticed = f" (noticed{_where(mark, first_line)}: {reason})" if mark else f" ({reason})"
+        return f"invalid YAML{_where(opened, first_line)}: {what}{noticed}"
+    return f"invalid YAML{_where(mark, first_line)}: {reason}"
+
+
 def load_front_matter(text: str, first_line: int = 1) -> Any:
     """The data of ``text``; ``first_line`` is the file line that ``text`` starts on."""
     try:
@@ -72,8 +92,6 @@ def load_front_matter(text: str, first_line: int = 1) -> Any:
                     raise FrontMatterError(f"invalid YAML{where}: aliases (*{event.anchor}) are not allowed")
         return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        where = _where(getattr(exc, "problem_mark", None), first_line)
-        raise FrontMatterError(f"invalid YAML{where}: {reason}") from None
+        raise FrontMatterError(_message(exc, first_line)) from None
     except RecursionError:
         raise FrontMatterError("invalid YAML: nested too deeply") from None
