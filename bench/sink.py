@@ -37,7 +37,7 @@ class Sink(ThreadingHTTPServer):
         self.delay = delay_ms / 1000
         self.quiet = quiet
         self.lock = threading.Lock()
-        self.events: list[dict[str, Any]] = []  # {"id", "timestamp", "body", "payload"}
+        self.events: list[dict[str, Any]] = []  # {"id", "timestamp", "headers", "body", "payload", ...}
         self.rejected: list[str] = []
         self.answers: list[tuple[int, dict[str, str]]] = []  # scripted answers, used first-in first-out
         self.requests_seen = 0  # counted on arrival, before any delay
@@ -77,6 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "id": self.headers["webhook-id"],
                     "timestamp": self.headers["webhook-timestamp"],
+                    "headers": dict(self.headers.items()),  # as received: names in the sender's spelling
                     "body": body,
                     "payload": payload,
                     "status": scripted[0] if scripted else 204,

@@ -20,7 +20,9 @@ system resolver's own timeout.)
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
+import importlib.metadata
 import itertools
 import random
 import socket
@@ -39,6 +41,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError
 
+import syndicate
 from syndicate.push.webhook import signed_headers
 from syndicate.redact import redact_text
 
@@ -207,10 +210,27 @@ class DeadlineAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
-def new_session() -> requests.Session:
-    """A session for webhook attempts: deadlines enforced, nothing taken from the environment."""
+@functools.cache
+def package_version() -> str:
+    """The installed package's version (its metadata), else ``syndicate.__version__``, else 'unknown'."""
+    try:
+        return importlib.metadata.version("syndicate")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return str(getattr(syndicate, "__version__", "unknown"))
+
+
+def user_agent(site_url: str) -> str:
+    """``syndicate/0.1.0 (+https://jobs.example)``: who sends, and where to read about it, as Svix and
+    GitHub name their webhook senders (a board can tell them apart in its logs, or allow them by name)."""
+    return f"syndicate/{package_version()} (+{site_url})"
+
+
+def new_session(agent: str) -> requests.Session:
+    """A session for webhook attempts, sending ``User-Agent: agent``: deadlines enforced, nothing taken
+    from the environment."""
     session = requests.Session()
     session.trust_env = False  # no proxy or netrc from the environment for webhook calls
+    session.headers["User-Agent"] = agent  # instead of python-requests/x.y
     adapter = DeadlineAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)

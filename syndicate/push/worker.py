@@ -27,7 +27,7 @@ from syndicate.postings.loader import PostingLoader
 from syndicate.postings.snapshot import Snapshot
 from syndicate.push import changes
 from syndicate.push.boards import Board, BoardsFile
-from syndicate.push.delivery import Answer, Policy, decide, new_session, send
+from syndicate.push.delivery import Answer, Policy, decide, new_session, send, user_agent
 from syndicate.push.lanes import Lanes
 from syndicate.push.webhook import body_bytes, envelope, new_webhook_id
 from syndicate.settings import Settings
@@ -70,6 +70,7 @@ class Worker:
         self.boards_file = BoardsFile(settings.boards_path)
         self.policy = Policy(settings.retry_schedule, settings.connect_timeout, settings.delivery_timeout)
         self.links = Links.from_base(settings.base_url or DEFAULT_BASE_URL)
+        self.user_agent = user_agent(settings.base_url or DEFAULT_BASE_URL)  # on every request it sends
         self.clock = clock
         self.rng = rng or random.Random()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -90,7 +91,7 @@ class Worker:
         """One pooled session per board and sending thread (a Session is not shared across threads)."""
         sessions = self._local.__dict__.setdefault("sessions", {})
         if board not in sessions:
-            sessions[board] = new_session()
+            sessions[board] = new_session(self.user_agent)
         return sessions[board]
 
     # --- scan -------------------------------------------------------------------------------
