@@ -22,7 +22,6 @@ import typing
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +142,8 @@ def parser_version(schema: Any = None, record_source: str = RECORD_SOURCE) -> st
     digest.update(record_source.encode())
     for path in [HERE / name for name in PARSING_MODULES] + [HERE.parent / "model.py"]:
         digest.update(path.read_bytes().replace(b"\r\n", b"\n"))  # a CRLF checkout parses the same
+    from importlib import metadata  # only here: lint, which asks no parser version, does without it
+
     for library in RENDERING_LIBRARIES:
         digest.update(f"{library}={metadata.version(library)}".encode())
     # the Unicode tables (ftfy, isprintable) and the YAML parser in use shape the result too

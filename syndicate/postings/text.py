@@ -8,10 +8,11 @@ one linear pass, and refused with the reason (``MarkdownRefused``).
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import re
+from collections.abc import Callable
 
-import ftfy
 import nh3
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options as CmarkOptions
@@ -20,8 +21,10 @@ from syndicate.postings.limits import DEFAULT_LIMITS, Limits, over
 
 # ftfy, told to undo encoding damage only: its defaults would also straighten
 # curly quotes, fold full-width characters, expand ligatures, normalise to NFC
-# and unescape HTML entities, none of which is damage.
-_REPAIR_ONLY = ftfy.TextFixerConfig(
+# and unescape HTML entities, none of which is damage. Imported when a value first
+# looks damaged: its tables cost a tenth of a second to load, which lint of clean
+# files need not pay.
+_REPAIR_ONLY = dict(
     unescape_html=False,
     remove_terminal_escapes=False,
     fix_encoding=True,
@@ -38,6 +41,15 @@ _REPAIR_ONLY = ftfy.TextFixerConfig(
     normalization=None,
     explain=False,
 )
+
+
+@functools.cache
+def _fixer() -> Callable[[str], str]:
+    import ftfy
+
+    config = ftfy.TextFixerConfig(**_REPAIR_ONLY)
+    return lambda piece: ftfy.fix_text(piece, config)
+
 
 # UTF-8 read as Latin-1 or Windows-1252 always leaves a lead byte (U+00C2..U+00F4)
 # followed by a continuation byte (0x80..0xBF, as Latin-1 or as its cp1252 glyph).
@@ -115,7 +127,7 @@ def repair_mojibake(text: str, most: int = DEFAULT_LIMITS.mojibake) -> str:
     if next(itertools.islice(_MAYBE_MOJIBAKE.finditer(text), most, None), None) is not None:
         raise TooMuchMojibake(f"more than {most:,} sequences look like mojibake (SYNDICATE_MAX_MOJIBAKE)")
     return "".join(
-        ftfy.fix_text(piece, _REPAIR_ONLY) if _MAYBE_MOJIBAKE.search(piece) else piece for piece in pieces(text)
+        _fixer()(piece) if _MAYBE_MOJIBAKE.search(piece) else piece for piece in pieces(text)
     )  # damage never spans a line or a word
 
 
