@@ -7,6 +7,7 @@ version, and anything sent twice carries the same webhook id.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,11 +26,21 @@ pytestmark = pytest.mark.slow
 
 
 def start_worker(
-    tmp_path: Path, postings: Path, database_url: str, sink: Sink | HangingBoard, prelude: str = "", **more: str
+    tmp_path: Path,
+    postings: Path,
+    database_url: str,
+    sink: Sink | HangingBoard,
+    prelude: str = "",
+    log: Path | None = None,
+    board: str = "",
+    **more: str,
 ) -> subprocess.Popen:
-    """``syndicate worker`` (the Procfile's line) as ``python -m syndicate``; ``prelude`` runs first in it."""
+    """``syndicate worker`` (the Procfile's line) as ``python -m syndicate``; ``prelude`` runs first in it.
+    Its log goes to ``log`` if given (else to a pipe); ``board`` adds lines to the board's table."""
     boards = tmp_path / "boards.toml"
-    boards.write_text(f'[[boards]]\nname = "board"\nurl = "{sink.url}"\nsecret = "{DEMO_SECRET}"\n', encoding="utf-8")
+    boards.write_text(
+        f'[[boards]]\nname = "board"\nurl = "{sink.url}"\nsecret = "{DEMO_SECRET}"\n{board}', encoding="utf-8"
+    )
     env = {
         **os.environ,
         "SYNDICATE_POSTINGS_DIR": str(postings),
@@ -44,14 +55,19 @@ def start_worker(
         **more,
     }
     main = "import runpy, sys; sys.argv = ['syndicate', 'worker']; runpy.run_module('syndicate', run_name='__main__')"
-    return subprocess.Popen(
-        [sys.executable, "-c", f"{prelude}\n{main}"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    err = subprocess.PIPE if log is None else log.open("w", encoding="utf-8")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-c", f"{prelude}\n{main}"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+        )
+    finally:
+        if not isinstance(err, int):
+            err.close()  # the child has its own copy
 
 
 def final_titles(postings: Path) -> dict[str, str | None]:
@@ -282,3 +298,91 @@ def test_a_second_sigterm_stops_the_worker_at_once(tmp_path: Path, postings_dir:
         if worker.stderr:
             worker.stderr.close()
         board.close()
+
+
+# --- a healthy start says nothing alarming ----------------------------------------------------------------
+
+# Makes every run APScheduler refuses ("maximum number of running instances reached") a WARNING line in the
+# worker's log, whatever level its logger is given: the test sees a refusal even if it were muted.
+REPORT_REFUSED_RUNS = """\
+import sys
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+_start = BlockingScheduler.start
+
+
+def _reporting_start(self, *args, **kwargs):
+    def report(event):
+        print(f"WARNING apscheduler refused a run of job {event.job_id}", file=sys.stderr, flush=True)
+
+    self.add_listener(report, EVENT_JOB_MAX_INSTANCES)
+    return _start(self, *args, **kwargs)
+
+
+BlockingScheduler.start = _reporting_start
+"""
+
+
+def warnings_in(log: Path) -> list[str]:
+    return [line for line in log.read_text(encoding="utf-8").splitlines() if re.search(r"\b(WARNING|ERROR)\b", line)]
+
+
+def test_a_first_scan_longer_than_the_watch_interval_is_no_warning(
+    tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink
+) -> None:
+    """The first scan of 2,000 files outlasts many watch intervals: the watch runs that come due meanwhile
+    return at once instead of being refused by APScheduler with a warning each."""
+    for n in range(2000):
+        tags = "[rust]" if n % 400 == 0 else "[go]"  # the board takes five: the test waits for little
+        write(postings_dir, f"p{n:04d}.md", posting_text(f"p{n:04d}", title=f"Role {n}", tags=tags))
+    log = tmp_path / "worker.log"
+    board = 'tags = ["rust"]\n'
+    worker = start_worker(
+        tmp_path, postings_dir, database_url, sink, REPORT_REFUSED_RUNS, log, board, SYNDICATE_WATCH_INTERVAL="0.05"
+    )
+    try:
+        assert wait_for(lambda: len(sink.events) == 5, 90), log.read_text(encoding="utf-8")
+        time.sleep(1)  # wall-clock: a real process, given a second more to (wrongly) complain
+    finally:
+        assert stop(worker) == 0
+    assert "board(s) from" in log.read_text(encoding="utf-8"), "the log is the worker's"
+    assert warnings_in(log) == []
+
+
+def test_the_demo_start_warns_of_nothing(tmp_path: Path, database_url: str, sink: Sink) -> None:
+    """``honcho start`` (the README's run command) of the Procfile's web and worker, on the shipped postings
+    with the environment honcho gives them (``.env``): neither logs a warning or an error on a healthy start.
+    (The board is the test's sink rather than the demo's ``sink:`` line, whose port is fixed.)"""
+    from processes import free_port, get, run_cli, service_env
+
+    boards = tmp_path / "boards.toml"
+    boards.write_text(f'[[boards]]\nname = "demo"\nurl = "{sink.url}"\nsecret = "{DEMO_SECRET}"\n', encoding="utf-8")
+    env = service_env(tmp_path, REPO_ROOT / "postings", database_url, SYNDICATE_BOARDS=str(boards))
+    assert run_cli(env, "migrate").returncode == 0  # the release step, before honcho start
+    shell = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_") and k != "PORT"}
+    port = free_port()
+    log = tmp_path / "honcho.log"
+    with log.open("w", encoding="utf-8") as out:
+        honcho = subprocess.Popen(
+            [sys.executable, "-m", "honcho", "start", "--no-colour", "-p", str(port), "web", "worker"],
+            cwd=REPO_ROOT,
+            env={**shell, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: everything it started can be ended together
+        )
+    try:
+        assert wait_for(lambda: get(f"http://127.0.0.1:{port}/readyz", timeout=1) is not None, 60), log.read_text()
+        assert wait_for(lambda: len(sink.events) >= 1, 60), log.read_text(encoding="utf-8")
+        time.sleep(2)  # wall-clock: real processes, given two seconds more to (wrongly) complain
+        honcho.send_signal(signal.SIGINT)  # Ctrl+C: honcho stops its processes
+        honcho.wait(timeout=30)
+    finally:
+        if honcho.poll() is None:
+            os.killpg(honcho.pid, signal.SIGKILL)
+            honcho.wait()
+    text = log.read_text(encoding="utf-8")
+    assert "web.1" in text and "board(s) from" in text, text
+    assert [e["payload"]["data"]["url"].split("/jobs/")[0] for e in sink.events[:1]] == ["http://127.0.0.1:5000"]
+    assert warnings_in(log) == []

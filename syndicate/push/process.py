@@ -1,11 +1,13 @@
 """The worker process: wait for the database (with backoff), migrate it under a lock, then deliver
 continuously in one thread (``Worker.deliver(until=...)``, woken by every scan that enqueues) while
-APScheduler's ``BlockingScheduler`` schedules the scans (explicit job ids, ``coalesce``,
-``max_instances=1``): a cheap watch every ``SYNDICATE_WATCH_INTERVAL`` seconds that scans when files,
-boards or the expiry epoch changed, a full scan every ``SYNDICATE_SCAN_INTERVAL`` and a one-off scan at
-the next ``valid_through``. While the database is away the jobs skip their work and the watch checks it
-with backoff. The first SIGTERM (or SIGINT) lets the attempts in flight finish (each within its
-deadline), gives back the rest and exits; a second one exits at once.
+APScheduler's ``BlockingScheduler`` schedules the scans (explicit job ids, ``coalesce``): a cheap watch
+every ``SYNDICATE_WATCH_INTERVAL`` seconds that scans when files, boards or the expiry epoch changed, a
+full scan every ``SYNDICATE_SCAN_INTERVAL`` (the first at once) and a one-off scan at the next
+``valid_through``. One scanning job runs at a time: a job that comes due while another scans returns at
+once (the one running, or the next watch, sees what it would have seen). While the database is away
+the jobs skip their work and the watch checks it with backoff. The first SIGTERM (or SIGINT) lets the
+attempts in flight finish (each within its deadline), gives back the rest and exits; a second one exits
+at once.
 """
 
 from __future__ import annotations
@@ -34,13 +36,16 @@ def run_worker(worker: Worker, database: Database | None = None) -> None:
     settings = worker.settings
     database = database or worker.database
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run would drown the log
-    # a watch that finds the previous one still scanning is simply skipped: no line for that either
-    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    # A scan can outlast the watch's interval (the first one over thousands of files, a large pull). The
+    # scanning jobs therefore take one lock without waiting, and a run that finds it held returns at once;
+    # two instances per job are allowed so that APScheduler starts that short run instead of refusing it
+    # ("maximum number of running instances reached"). A second instance never lasts: at most one runs long.
     scheduler = BlockingScheduler(
         executors={"default": JobExecutor(4)},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        job_defaults={"coalesce": True, "max_instances": 2, "misfire_grace_time": None},
         timezone="UTC",
     )
+    scanning = threading.Lock()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if worker.stopping.is_set():  # a second signal: stop now, as rq's second Ctrl+C does
@@ -69,15 +74,20 @@ def run_worker(worker: Worker, database: Database | None = None) -> None:
     worker.loader.refresh()
 
     def when_usable(job: Callable[[], None]) -> Callable[[], None]:
-        """A job that skips its work while the database is away (checking it with backoff instead)."""
+        """A scanning job: it skips its work while the database is away (checking it with backoff
+        instead), and while another scanning job runs."""
 
         def run() -> None:
-            if worker.stopping.is_set() or (not database.usable and not database.check_due()):
+            if worker.stopping.is_set() or not scanning.acquire(blocking=False):
                 return
             try:
+                if not database.usable and not database.check_due():
+                    return
                 job()
             except DATABASE_ERRORS as exc:  # logged once by the state change, not once per run
                 database.failed(exc)
+            finally:
+                scanning.release()
 
         return run
 
@@ -87,16 +97,17 @@ def run_worker(worker: Worker, database: Database | None = None) -> None:
             run_at = upcoming + timedelta(microseconds=1)  # expired means now > valid_through
             scheduler.add_job(scan, "date", run_date=run_at, id="expiry", replace_existing=True)
 
-    @when_usable
-    def scan() -> None:
+    def scan_now() -> None:
         if worker.scan():
             worker.wake()  # deliver now, not at the next poll
         schedule_expiry()
 
+    scan = when_usable(scan_now)
+
     @when_usable
     def watch() -> None:
         if worker.needs_scan():
-            scan()
+            scan_now()  # within the watch's turn (``scan`` would find the lock held, by this very job)
 
     def stop_check() -> None:
         """A signal that came while the scheduler was starting could not shut it down: this does."""
