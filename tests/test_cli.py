@@ -41,6 +41,7 @@ def folder(tmp_path: Path) -> Path:
             salary="{min: 1, max: 2, currency: EUR, per: YEAR}",
             employment_type="FULL_TIME",
             valid_through="2099-01-01",
+            date_posted="2026-11-02",
         ),
     )
     return folder
@@ -80,10 +81,10 @@ def test_warnings_fail_only_with_strict(tmp_path: Path, folder: Path) -> None:
     assert run_lint(tmp_path, str(folder), "--strict").returncode == 1
 
 
-def test_not_a_folder_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     result = run_lint(tmp_path, str(tmp_path / "missing"))
     assert result.returncode == 2
-    assert "is not a folder" in result.stderr
+    assert "is not a file or a folder" in result.stderr
 
 
 def test_shipped_postings_have_no_errors(tmp_path: Path) -> None:

@@ -11,34 +11,41 @@ import importlib
 
 import click
 
-# name -> "module:attribute" of each command, in the order ``--help`` lists them
+# name -> ("module:attribute", the one line ``syndicate --help`` shows), in the order it lists them.
+# The line is kept here so that listing the commands imports none of them (a test checks that each
+# is the command's own short help).
 COMMANDS = {
-    "lint": "syndicate.cli.lint:lint_command",
-    "new": "syndicate.cli.author:new_command",
-    "preview": "syndicate.cli.author:preview_command",
-    "migrate": "syndicate.cli.ops:migrate_command",
-    "worker": "syndicate.cli.ops:worker_command",
-    "push": "syndicate.cli.ops:push_command",
-    "deliveries": "syndicate.cli.ops:deliveries_command",
-    "redeliver": "syndicate.cli.ops:redeliver_command",
-    "boards": "syndicate.cli.boards:boards_group",
+    "lint": ("syndicate.cli.lint:lint_command", "Check posting files and folders."),
+    "new": ("syndicate.cli.author:new_command", "Write a new posting file."),
+    "preview": ("syndicate.cli.author:preview_command", "Show a posting as it will be published."),
+    "migrate": ("syndicate.cli.ops:migrate_command", "Bring the database schema to this version."),
+    "worker": ("syndicate.cli.ops:worker_command", "Run the worker (until SIGTERM)."),
+    "push": ("syndicate.cli.ops:push_command", "One scan and delivery cycle."),
+    "deliveries": ("syndicate.cli.ops:deliveries_command", "The delivery log, newest first."),
+    "redeliver": ("syndicate.cli.ops:redeliver_command", "Queue a delivery again."),
+    "boards": ("syndicate.cli.boards:boards_group", "The boards and their health; enable, ping."),
 }
 
 
 class LazyGroup(click.Group):
-    """A group whose commands are imported by name, when asked for."""
+    """A group whose commands are imported by name, when one runs."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*COMMANDS, *sorted(set(super().list_commands(ctx)) - set(COMMANDS))]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        if cmd_name not in COMMANDS:
             return super().get_command(ctx, cmd_name)
-        module, _, attribute = target.partition(":")
+        module, _, attribute = COMMANDS[cmd_name][0].partition(":")
         command = getattr(importlib.import_module(module), attribute)
-        assert isinstance(command, click.Command), target
+        assert isinstance(command, click.Command), cmd_name
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from ``COMMANDS``: ``--help`` imports no command."""
+        rows = [(name, line) for name, (_target, line) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group("syndicate", cls=LazyGroup)

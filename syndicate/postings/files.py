@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Sequence
 from datetime import tzinfo
 from pathlib import Path
 
@@ -116,18 +117,49 @@ def read_bytes(root: Path, source: str, max_bytes: int) -> bytes | ReadResult | 
         os.close(fd)
 
 
-def read_folder(root: Path, tz: tzinfo, max_bytes: int, limits: Limits = DEFAULT_LIMITS) -> dict[str, ReadResult]:
-    """Read every posting file below ``root`` without the store (what lint uses)."""
+def read_folder(
+    root: Path, tz: tzinfo, max_bytes: int, limits: Limits = DEFAULT_LIMITS, prefix: str = ""
+) -> dict[str, ReadResult]:
+    """Read every posting file below ``root`` without the store (what lint uses); each is named by its
+    path below ``root``, after ``prefix``."""
     results: dict[str, ReadResult] = {}
     unusable: list[str] = []
     stamps = scan(root, unusable)
     for name in unusable:
-        results[name] = rejected_file(name, "file", UNUSABLE_NAME)
+        results[prefix + name] = rejected_file(prefix + name, "file", UNUSABLE_NAME)
     for source in sorted(stamps):
         raw = read_bytes(root, source, max_bytes)
         if raw is not None:
-            results[source] = raw if isinstance(raw, ReadResult) else read_posting(raw, source, tz, limits)
+            name = prefix + source
+            if isinstance(raw, ReadResult):  # refused before reading: the same refusal, by its name here
+                results[name] = rejected_file(name, raw.problems[0].field, raw.problems[0].message)
+            else:
+                results[name] = read_posting(raw, name, tz, limits)
     return results
+
+
+def read_paths(
+    paths: Sequence[Path], tz: tzinfo, max_bytes: int, limits: Limits = DEFAULT_LIMITS
+) -> dict[str, tuple[Path, ReadResult]]:
+    """What lint is given, read without the store: each result by the name lint shows, with the file.
+
+    A folder given alone keeps its files' names relative to it; otherwise a folder's files are named
+    below the folder as given, and a file by the path as given (any extension: it was asked for). The
+    caller has checked that each path is a readable folder or a file.
+    """
+    found: dict[str, tuple[Path, ReadResult]] = {}
+    for path in paths:
+        if path.is_dir():
+            prefix = "" if len(paths) == 1 else f"{path.as_posix().rstrip('/')}/"
+            for name, result in read_folder(path, tz, max_bytes, limits, prefix).items():
+                found[name] = (path / name.removeprefix(prefix), result)
+            continue
+        name = path.as_posix()
+        raw = read_bytes(Path(), name, max_bytes)
+        if raw is None:
+            raw = rejected_file(name, "file", "the file is gone")
+        found[name] = (path, raw if isinstance(raw, ReadResult) else read_posting(raw, name, tz, limits))
+    return found
 
 
 # File times advance in clock ticks (often 4 ms): a file written again within the tick of an

@@ -57,6 +57,15 @@ def posting_warnings(posting: Posting, now: datetime) -> list[Problem]:
         found.append(_warn(posting, "employment_type", "missing; Google for Jobs recommends employmentType"))
     if posting.valid_through is None:
         found.append(_warn(posting, "valid_through", "missing; Google for Jobs recommends validThrough"))
+    if not posting.date_posted_given:
+        found.append(
+            _warn(
+                posting,
+                "date_posted",
+                "missing; the posting is dated when the server first sees the file (each new database, "
+                "each fresh clone of the folder sees it anew): give the date the job was posted",
+            )
+        )
     return found
 
 
