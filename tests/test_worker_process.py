@@ -6,6 +6,7 @@ version, and anything sent twice carries the same webhook id.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -386,3 +387,64 @@ def test_the_demo_start_warns_of_nothing(tmp_path: Path, database_url: str, sink
     assert "web.1" in text and "board(s) from" in text, text
     assert [e["payload"]["data"]["url"].split("/jobs/")[0] for e in sink.events[:1]] == ["http://127.0.0.1:5000"]
     assert warnings_in(log) == []
+
+
+# --- what operators do while it runs, one line each ----------------------------------------------------------
+
+
+def worker_lines(log: Path, word: str) -> list[str]:
+    return [line for line in log.read_text(encoding="utf-8").splitlines() if word in line]
+
+
+def test_a_redeliver_run_is_one_line_in_the_worker_log(
+    tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink
+) -> None:
+    """``syndicate redeliver --failed`` (another process, writing the database) queues three failed
+    deliveries again; the running worker says so once when it picks them up, and sends them."""
+    from processes import run_cli, service_env
+
+    for n in range(3):
+        write(postings_dir, f"p{n:02d}.md", posting_text(f"p{n:02d}", title=f"Role {n}"))
+    sink.answers = [(500, {})] * 3  # one attempt each (the schedule below), refused: three failed deliveries
+    log = tmp_path / "worker.log"
+    worker = start_worker(tmp_path, postings_dir, database_url, sink, log=log, SYNDICATE_RETRY_SCHEDULE="0")
+    try:
+        cli_env = service_env(tmp_path, postings_dir, database_url, SYNDICATE_BOARDS=str(tmp_path / "boards.toml"))
+
+        def failed() -> int:
+            listed = run_cli(cli_env, "deliveries", "--state", "failed", "--format", "json")
+            return len(json.loads(listed.stdout)) if listed.returncode == 0 else -1
+
+        assert wait_for(lambda: failed() == 3, 60), log.read_text(encoding="utf-8")
+        assert worker_lines(log, "redelivering") == []
+        again = run_cli(cli_env, "redeliver", "--failed")
+        assert again.returncode == 0, again.stderr
+        assert wait_for(lambda: [e["status"] for e in sink.events] == [500] * 3 + [204] * 3, 30)
+        time.sleep(1)  # wall-clock: a real process, given a second more to (wrongly) say it again
+    finally:
+        assert stop(worker) == 0
+    [line] = worker_lines(log, "redelivering")
+    assert "redelivering 3 delivery(ies) to board board" in line, line
+
+
+def test_a_board_added_to_boards_toml_is_one_line_in_the_worker_log(
+    tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink
+) -> None:
+    """A board appended to boards.toml while the worker runs is backfilled with every open posting, and the
+    log names it once (not once per posting)."""
+    for n in range(3):
+        write(postings_dir, f"p{n:02d}.md", posting_text(f"p{n:02d}", title=f"Role {n}"))
+    write(postings_dir, "draft.md", posting_text("draft", status="draft"))
+    log = tmp_path / "worker.log"
+    worker = start_worker(tmp_path, postings_dir, database_url, sink, log=log)
+    try:
+        assert wait_for(lambda: len(sink.events) == 3, 60)
+        boards = tmp_path / "boards.toml"
+        text = boards.read_text(encoding="utf-8")
+        boards.write_text(text + text.replace('name = "board"', 'name = "newcomer"'), encoding="utf-8")
+        assert wait_for(lambda: len(sink.events) == 6, 30), log.read_text(encoding="utf-8")
+        time.sleep(1)  # wall-clock: a real process, given a second more to (wrongly) say more
+    finally:
+        assert stop(worker) == 0
+    [line] = worker_lines(log, "newcomer")
+    assert "board newcomer added: backfilling 3 open posting(s)" in line, line

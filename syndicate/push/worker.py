@@ -33,8 +33,9 @@ from syndicate.push.webhook import body_bytes, envelope, new_webhook_id
 from syndicate.settings import Settings
 from syndicate.store.database import Database
 from syndicate.store.engine import Store
+from syndicate.store.log import DeliveryLog
 from syndicate.store.outbox import Outbox
-from syndicate.store.records import Attempt, Delivery, NewDelivery, Outcome
+from syndicate.store.records import PENDING, Attempt, Delivery, NewDelivery, Outcome
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
@@ -81,6 +82,7 @@ class Worker:
         self._scanned: tuple[int, int, tuple[Board, ...]] | None = None  # (generation, epoch, boards)
         self._catalog: Catalog | None = None
         self._scan_lock = threading.Lock()
+        self._redeliveries: dict[tuple[str, datetime], None] = {}  # redeliver runs announced (board, queued at)
 
     # --- boards and sessions ------------------------------------------------------------
 
@@ -133,9 +135,21 @@ class Worker:
         enqueued = self.outbox.scan(compute, self.build(now), now, [b.name for b in boards], dry_run=dry_run)
         if dry_run:
             return enqueued
+        before = self._scanned
         self._scanned = (snapshot.generation, self._epoch(snapshot, now), boards)
+        # a board that appeared in boards.toml while this worker runs: one line for it, not one per posting
+        added = {b.name for b in boards} - {b.name for b in before[2]} if before is not None else set()
+        owed: dict[str, list[NewDelivery]] = {name: [] for name in added}
         for d in enqueued or ():
-            log.info("enqueued %s v%d of %s for board %s", d.event_type, d.version, d.posting_id, d.board)
+            if d.board in owed:
+                owed[d.board].append(d)
+            else:
+                log.info("enqueued %s v%d of %s for board %s", d.event_type, d.version, d.posting_id, d.board)
+        for name in sorted(owed):
+            created = sum(1 for d in owed[name] if d.event_type == changes.CREATED)
+            other = len(owed[name]) - created
+            more = f", and {other} other event(s) owed since it was last listed" if other else ""
+            log.info("board %s added: backfilling %d open posting(s)%s", name, created, more)
         return enqueued
 
     def needs_scan(self) -> bool:
@@ -260,9 +274,39 @@ class Worker:
 
     def _claim(self, room: dict[str, int]) -> list[Delivery]:
         now = self.clock()
-        return self.database.call(
+        claimed = self.database.call(
             lambda: self.outbox.claim(now, self.owner, sum(room.values()), self.lease, room, room), []
         )
+        self._announce_redeliveries(claimed)
+        return claimed
+
+    def _announce_redeliveries(self, claimed: list[Delivery]) -> None:
+        """One line per ``syndicate redeliver`` run and board, when the first of what it queued again is
+        claimed. Queued again, a delivery has no attempts counted but the answer of an earlier one (a 410
+        leaves that too, uncounted: such a delivery waited for its board, it was not queued again); one
+        run gives every delivery it queues the same ``next_attempt_at``, which names the run."""
+        runs: dict[tuple[str, datetime], int] = {}
+        for d in claimed:
+            answered = d.last_status is not None or d.last_error is not None
+            key = (d.board, d.next_attempt_at)
+            if d.attempts == 0 and answered and d.last_status != 410 and key not in self._redeliveries:
+                runs[key] = runs.get(key, 0) + 1
+        for (board, queued_at), count in sorted(runs.items()):
+            waiting = self.database.call(lambda b=board, q=queued_at: self._still_queued_again(b, q), 0)
+            log.info(
+                "redelivering %d delivery(ies) to board %s (queued again at %s)",
+                count + waiting,
+                board,
+                queued_at.isoformat(),
+            )
+            self._redeliveries[(board, queued_at)] = None
+            while len(self._redeliveries) > 256:  # the oldest runs are long done
+                del self._redeliveries[next(iter(self._redeliveries))]
+
+    def _still_queued_again(self, board: str, queued_at: datetime) -> int:
+        """How many more deliveries of that redeliver run wait (an older version of a posting goes first)."""
+        pending = DeliveryLog(self.outbox.store).deliveries(board=board, state=PENDING, limit=100_000)
+        return sum(1 for d in pending if d.next_attempt_at == queued_at and d.attempts == 0)
 
     def _record(self, outcomes: list[Outcome], lanes: Lanes) -> bool:
         """Record outcomes (kept to try again if the database is away: the attempts happened)."""
