@@ -178,3 +178,14 @@ def test_the_group_lists_every_command(tmp_path: Path) -> None:
 
     listed = [line.split()[0] for line in done.stdout.split("Commands:", 1)[1].splitlines() if line.strip()]
     assert listed == list(COMMANDS)
+
+
+def test_docs_show_the_real_yaml_message(tmp_path: Path) -> None:
+    page = (REPO_ROOT / "docs" / "postings.md").read_text(encoding="utf-8")
+    shown = next(line for line in page.splitlines() if line.startswith("broken.md: front matter: error: invalid YAML"))
+    write(
+        tmp_path,
+        "broken.md",
+        "---\ntitle: Data Engineer\ncompany: Acme\ntags: [python, sql\nemployment_type: FULL_TIME\n---\n",
+    )
+    assert lint(tmp_path, "broken.md").stdout.splitlines() == [shown]
