@@ -3,14 +3,24 @@ in every output, and a body's leading title heading shown once."""
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import extruct
+import feedparser
 import pytest
-from conftest import REPO_ROOT, posting_text, write
+from conftest import REPO_ROOT, SHIPPED_NOW, Clock, posting_text, write
 from processes import run_cli, service_env
 
 from bench.sink import DEMO_SECRET, Sink
+from syndicate.push.worker import Worker
+from syndicate.services import build_services
+from syndicate.settings import load_settings
 
 SITE = "https://jobs.example"
 
@@ -42,3 +52,85 @@ def test_every_webhook_request_names_syndicate_its_version_and_the_site(push_env
     assert [e["payload"]["type"] for e in sink.events] == ["posting.created", "ping"]
     expected = f"syndicate/{package_version()} (+{SITE})"
     assert [e["headers"].get("User-Agent") for e in sink.events] == [expected, expected]
+
+
+# --- whole seconds everywhere ---------------------------------------------------------------------------------
+
+FRACTION = re.compile(r"\d{2}:\d{2}:\d{2}[.,]\d")  # 12:00:00.123456, in any output's text
+FIRST_SEEN = SHIPPED_NOW + timedelta(microseconds=654321)  # the clock when the posting is first seen
+SECOND = FIRST_SEEN.replace(microsecond=0)
+
+
+def outputs(client: Any, posting_id: str) -> dict[str, bytes]:
+    paths = [
+        "/feed.rss",
+        "/feed.atom",
+        "/feed.json",
+        "/feeds/indeed.xml",
+        f"/jobs/{posting_id}",
+        f"/jobs/{posting_id}.jsonld",
+        "/api/postings",
+        f"/api/postings/{posting_id}",
+        "/sitemap.xml",
+    ]
+    answers = {path: client.get(path) for path in paths}
+    assert {path: a.status_code for path, a in answers.items()} == dict.fromkeys(paths, 200)
+    return {path: a.data for path, a in answers.items()}
+
+
+def test_a_posting_first_seen_mid_second_has_whole_seconds_in_every_output(
+    make_app: Callable[..., Any], web_clock: Clock, postings_dir: Path, tmp_path: Path, database_url: str, sink: Sink
+) -> None:
+    """Its file gives no ``date_posted``: it is dated when first seen, at a moment with microseconds. Every
+    output shows that moment to the second, as it shows every other time."""
+    write(postings_dir, "a.md", posting_text("a", valid_through="2027-01-31T23:59:59Z"))
+    # and one whose file gives its times with fractions
+    write(
+        postings_dir,
+        "b.md",
+        posting_text("b", date_posted="2026-11-02T08:30:00.5Z", valid_through="2027-01-31T23:59:59.25Z"),
+    )
+    web_clock.now = FIRST_SEEN
+    client = make_app(postings_dir, base_url=SITE).test_client()
+    bodies = {**outputs(client, "a"), **{f"{path} (b)": body for path, body in outputs(client, "b").items()}}
+    fractions = {path: FRACTION.findall(body.decode()) for path, body in bodies.items()}
+    assert {path: found for path, found in fractions.items() if found} == {}
+
+    atom, rss = feedparser.parse(bodies["/feed.atom"]), feedparser.parse(bodies["/feed.rss"])
+    assert [atom.entries[0].updated, atom.entries[0].published, atom.feed.updated] == ["2026-11-28T09:00:00+00:00"] * 3
+    assert [atom.entries[1].updated, atom.entries[1].published] == ["2026-11-02T08:30:00+00:00"] * 2
+    assert rss.entries[0].published_parsed[:6] == SECOND.timetuple()[:6]
+    item = json.loads(bodies["/feed.json"])["items"][0]
+    assert [item["date_published"], item["date_modified"]] == ["2026-11-28T09:00:00Z"] * 2
+    [ld] = extruct.extract(bodies["/jobs/a"].decode(), base_url=f"{SITE}/jobs/a", syntaxes=["json-ld"])["json-ld"]
+    assert ld["datePosted"] == "2026-11-28T09:00:00Z"
+    api = json.loads(bodies["/api/postings/a"])
+    assert [api["date_posted"], api["updated"]] == ["2026-11-28T09:00:00Z"] * 2
+    assert b"<lastmod>2026-11-28T09:00:00Z</lastmod>" in bodies["/sitemap.xml"]
+    assert b"Sat, 28 Nov 2026 09:00:00 GMT" in bodies["/feeds/indeed.xml"]
+
+    # and the webhook the worker sends for it, on a clock that has microseconds too
+    boards = tmp_path / "boards.toml"
+    boards.write_text(f'[[boards]]\nname = "board"\nurl = "{sink.url}"\nsecret = "{DEMO_SECRET}"\n', encoding="utf-8")
+    settings = load_settings(
+        environ={},
+        overrides={
+            "postings_dir": postings_dir,
+            "instance_dir": tmp_path / "instance",
+            "database_url": database_url,
+            "boards_path": boards,
+            "base_url": SITE,
+        },
+    )
+    worker_clock = Clock(FIRST_SEEN + timedelta(minutes=5))
+    svc = build_services(settings, worker_clock)
+    try:
+        svc.loader.refresh()
+        Worker(settings, svc.store, svc.loader, clock=worker_clock).cycle()
+    finally:
+        svc.close()
+    event = {e["payload"]["data"]["id"]: e for e in sink.events}
+    assert [FRACTION.findall(e["body"].decode()) for e in sink.events] == [[], []]
+    assert event["a"]["payload"]["timestamp"] == "2026-11-28T09:05:00Z"
+    assert event["a"]["payload"]["data"]["posting"]["datePosted"] == "2026-11-28T09:00:00Z"
+    assert event["b"]["payload"]["data"]["posting"]["validThrough"] == "2027-01-31T23:59:59Z"

@@ -112,6 +112,12 @@ class _History(BaseExtension):
         return feed
 
 
+def _to_the_second(value: datetime | None) -> datetime | None:
+    """feedgen writes Atom dates with any fraction they have: every output shows whole seconds (a file
+    may give ``date_posted: 2026-11-02T08:30:00.5Z``; the store keeps its own times whole)."""
+    return value.replace(microsecond=0) if value is not None else None
+
+
 def _author(p: Posting, uri_key: str) -> dict[str, str]:
     author = {"name": xml_text(p.company.name)}
     if p.company.url:
@@ -134,7 +140,7 @@ def _generator(page: FeedPage, *, rss: bool) -> FeedGenerator:
         for rel, href in _links(page):
             kind = {} if rel == "hub" else {"type": "application/atom+xml"}
             fg.link(href=href, rel=rel, **kind)
-    fg.updated(page.updated)  # also RSS lastBuildDate: never "now"
+    fg.updated(_to_the_second(page.updated))  # also RSS lastBuildDate: never "now"
     fg.register_extension("history", _History, None, atom=True, rss=True)
     fg.history.complete = page.complete
     fg.history.rss_links = [(rel, href) for rel, href in _links(page) if rel != "self"] if rss else []
@@ -146,8 +152,8 @@ def _generator(page: FeedPage, *, rss: bool) -> FeedGenerator:
         fe.title(xml_text(p.title))
         fe.link(href=item.url, rel="alternate", type="text/html")
         fe.author(_author(p, uri_key="uri"))
-        fe.published(p.date_posted)
-        fe.updated(p.updated)
+        fe.published(_to_the_second(p.date_posted))
+        fe.updated(_to_the_second(p.updated))
         summary = xml_text(entry_summary(p))
         # RSS readers render <description> as HTML, so plain text is escaped for it; Atom's
         # <summary> is type="text" and JSON Feed's summary is plain text by their specs

@@ -27,7 +27,7 @@ from datetime import datetime
 from syndicate.store.database import DATABASE_ERRORS, Database, describe
 from syndicate.store.engine import Store
 from syndicate.store.postings import PostingDates, Seen
-from syndicate.store.sql import second_after
+from syndicate.store.sql import second_after, whole_second
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,12 @@ class Dates:
     # --- posting dates ----------------------------------------------------------------------------
 
     def record_postings(self, seen: Iterable[Seen], now: datetime) -> dict[str, PostingDates]:
-        """``Store.record_postings``: from the database, else the standby, else this process."""
+        """``Store.record_postings``: from the database, else the standby, else this process.
+
+        A posting is stamped first seen (and changed) to the second, whatever the clock's precision: every
+        output shows these times, and none shows a fraction (HTTP dates cannot, and one must not differ)."""
         seen = list(seen)
+        now = whole_second(now)
         found = self.database.call(lambda: self.store.record_postings(seen, now), None)
         if found is not None:
             self._mirror(seen, found)
@@ -125,7 +129,7 @@ class Dates:
         seen = self._on_standby(lambda standby: standby.version_seen(version, now, previous))
         if seen is not None:
             return seen
-        return second_after(previous, now) if previous else now
+        return second_after(previous, now) if previous else whole_second(now)
 
     # --- the standby --------------------------------------------------------------------------------
 
