@@ -12,7 +12,7 @@ from syndicate.push.webhook import new_webhook_id, ping_body
 from syndicate.redact import redact_url
 
 
-@click.group("boards", invoke_without_command=True)
+@click.group("boards", invoke_without_command=True, short_help="The boards and their health; enable, ping.")
 @click.pass_context
 def boards_group(ctx: click.Context) -> None:
     """List the boards with their health: last success, consecutive failures, disabled."""
@@ -33,19 +33,41 @@ def boards_group(ctx: click.Context) -> None:
         )
 
 
-@boards_group.command("enable")
+def _configured_boards() -> set[str]:
+    """The names in the boards file."""
+    from syndicate.push.boards import BoardsError, load_boards
+
+    try:
+        return {board.name for board in load_boards(context.settings().boards_path)}
+    except BoardsError as exc:
+        raise click.ClickException(f"board names unknown: {exc}") from None
+
+
+@boards_group.command("enable", short_help="Re-enable a board disabled by a 410.")
 @click.argument("name")
 def boards_enable(name: str) -> None:
-    """Re-enable a board disabled by a 410; its waiting deliveries go out again."""
-    if not context.delivery_log().enable_board(name):
-        raise click.ClickException(f"board {name!r} has no recorded state (was it ever disabled?)")
-    click.echo(f"board {name} enabled")
+    """Re-enable board NAME, disabled by a 410; its waiting deliveries go out again.
+
+    A board that is not disabled is left as it is (and said so); a board that
+    is neither in the boards file nor in the delivery log is an error.
+    """
+    log = context.delivery_log()
+    health = log.health().get(name)
+    if health is not None and health.disabled:
+        log.enable_board(name)
+        click.echo(f"board {name} enabled")
+        return
+    configured = _configured_boards() if health is None else {name}
+    if name not in configured:
+        known = ", ".join(sorted(configured)) or "none"
+        raise click.ClickException(f"no board {name!r} in {context.settings().boards_path} (boards: {known})")
+    click.echo(f"board {name} is already enabled")
 
 
-@boards_group.command("ping")
+@boards_group.command("ping", short_help="Send a signed ping event to a board now.")
 @click.argument("name")
 def boards_ping(name: str) -> None:
-    """Send a signed ``ping`` event to board NAME now and show its answer."""
+    """Send a signed 'ping' event to board NAME now and show its answer."""
     worker = context.one_shot_worker()
     board = worker.boards().get(name)
     if board is None:

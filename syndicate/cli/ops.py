@@ -11,10 +11,10 @@ from syndicate.cli import context
 from syndicate.push.process import run_worker
 from syndicate.push.worker import Worker
 from syndicate.store.database import DATABASE_ERRORS, describe
-from syndicate.store.records import STATES, Delivery
+from syndicate.store.records import STATES, Attempt, Delivery
 
 
-@click.command("migrate")
+@click.command("migrate", short_help="Bring the database schema to this version.")
 def migrate_command() -> None:
     """Bring the database schema to this version (the release step: run it before starting the web).
 
@@ -29,7 +29,7 @@ def migrate_command() -> None:
     click.echo(f"database schema {svc.store.schema()}", err=True)
 
 
-@click.command("worker")
+@click.command("worker", short_help="Run the worker (until SIGTERM).")
 def worker_command() -> None:
     """Run the worker: watch the postings, enqueue owed events, deliver them (until SIGTERM).
 
@@ -41,7 +41,7 @@ def worker_command() -> None:
     run_worker(Worker(svc.settings, svc.store, svc.loader, clock=svc.clock), svc.database)
 
 
-@click.command("push")
+@click.command("push", short_help="One scan and delivery cycle.")
 @click.option("--dry-run", is_flag=True, help="Print the events and bodies that would be sent; send nothing.")
 def push_command(dry_run: bool) -> None:
     """One scan and delivery cycle: enqueue what every board is owed, deliver what is due."""
@@ -78,14 +78,15 @@ def _delivery_dict(d: Delivery) -> dict[str, object]:
     }
 
 
-@click.command("deliveries")
+@click.command("deliveries", short_help="The delivery log, newest first.")
 @click.option("--board")
 @click.option("--state", type=click.Choice(STATES))
 @click.option("--posting")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def deliveries_command(board: str | None, state: str | None, posting: str | None, limit: int, fmt: str) -> None:
-    """The delivery log, newest first, with each delivery's last outcome (and disabled boards)."""
+    """The delivery log, newest first: each delivery's last outcome (and disabled boards), when it
+    was created, every attempt's time, status and duration, and the next attempt of a pending one."""
     log = context.delivery_log()
     items = log.deliveries(board=board, state=state, posting=posting, limit=limit)
     disabled = log.disabled_boards()
@@ -113,9 +114,26 @@ def deliveries_command(board: str | None, state: str | None, posting: str | None
             f"{d.webhook_id}  {d.board}{flag}  {d.posting_id} v{d.version}  {d.event_type}  {d.state}"
             f"  attempts={d.attempts}  last={last}"
         )
+        for line in _timeline(d, log.attempts(d.webhook_id)):
+            click.echo(f"    {line}")
 
 
-@click.command("redeliver")
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _timeline(d: Delivery, attempts: list[Attempt]) -> list[str]:
+    """When the delivery was created, each attempt with its outcome, and the next attempt if one is due."""
+    lines = [f"created    {_when(d.created_at)}"]
+    for n, a in enumerate(attempts, 1):
+        outcome = " ".join(str(part) for part in (a.status_code, a.error_class) if part is not None) or "-"
+        lines.append(f"attempt {n:<2} {_when(a.attempted_at)}  {outcome}  {a.duration_ms:.0f} ms")
+    if d.state == "pending":
+        lines.append(f"next       {_when(d.next_attempt_at)}")
+    return lines
+
+
+@click.command("redeliver", short_help="Queue a delivery again.")
 @click.argument("webhook_id", required=False)
 @click.option("--failed", is_flag=True, help="Every failed delivery (with --board / --since).")
 @click.option("--board")
