@@ -57,6 +57,19 @@ def _timezone(raw: str) -> str:
     return raw
 
 
+def _language(raw: str) -> str:
+    """A CLDR locale, as the BCP 47 tag pages carry in ``<html lang>`` (``fr_CA`` reads as ``fr-CA``)."""
+    if raw == "en":  # the default: lint and the worker load settings without Babel
+        return raw
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        locale = Locale.parse(raw.strip().replace("_", "-"), sep="-")
+    except (UnknownLocaleError, ValueError, TypeError) as exc:
+        raise ValueError(f"unknown language {raw!r}; give a locale such as en, de or fr-CA") from exc
+    return "-".join(part for part in (locale.language, locale.script, locale.territory, locale.variant) if part)
+
+
 def _optional_str(raw: str) -> str | None:
     return raw.strip() or None
 
@@ -236,6 +249,13 @@ class Settings:
         "Careers",
         "Name of the site in page titles and feeds.",
         str,
+    )
+    language: str = setting(
+        "SYNDICATE_LANGUAGE",
+        "en",
+        "Language of the pages (a CLDR locale such as `en`, `de`, `fr-CA`): `<html lang>`, country and region "
+        "names, salaries. Feeds, JSON-LD, the Indeed XML and the API keep the codes as written.",
+        _language,
     )
     page_size: int = setting(
         "SYNDICATE_PAGE_SIZE",
