@@ -1,15 +1,27 @@
-"""Human-readable text for a posting's fields: one wording for the HTML pages and the Indeed feed.
+"""Human-readable text for a posting's fields.
 
-Pure functions; every one returns '' (or an empty list) for a field the posting
-does not give, so templates never print "None" and nothing is made up.
+Two wordings: the module functions keep codes as written (``DE``, ``US-CA``,
+``EUR 70,000 per year``), for the feeds and the Indeed XML that machines read;
+``Words`` names places and writes salaries in the site's language, for the HTML
+pages (Babel's CLDR data for countries, numbers and currencies, pycountry's
+ISO 3166-2 for regions). Every function returns '' for a field the posting does
+not give, so templates never print "None" and nothing is made up.
 """
 
 from __future__ import annotations
 
+import copy
+import gettext
 import re
+from collections.abc import Iterable
 from datetime import datetime, tzinfo
+from functools import cache, cached_property
 
-from syndicate.model import Address, Posting, Remote, Salary
+import pycountry
+from babel import Locale
+from babel.numbers import get_currency_precision, parse_pattern
+
+from syndicate.model import Address, ApplicantLocation, Posting, Remote, Salary
 
 EMPLOYMENT_WORDS = {
     "FULL_TIME": "Full-time",
@@ -111,3 +123,176 @@ _HEADING = re.compile(r"<(/?)h([1-5])\b")
 def page_description(html: str) -> str:
     """The description under the page's own ``h1``: every heading one level down (h6 stays)."""
     return _HEADING.sub(lambda m: f"<{m.group(1)}h{int(m.group(2)) + 1}", html)
+
+
+# --- the pages' wording, in the site's language -----------------------------------------------
+
+UNIT_PHRASES = {"HOUR": "an hour", "DAY": "a day", "WEEK": "a week", "MONTH": "a month", "YEAR": "a year"}
+_COUNTRY = re.compile(r"[A-Z]{2}\Z|[0-9]{3}\Z")  # ISO 3166-1 alpha-2, or a UN M49 area such as 150 (Europe)
+_REGION = re.compile(r"(?:([A-Z]{2})-)?([A-Z0-9]{1,3})\Z")  # US-CA, or CA under the address's country
+_WORD = re.compile(r"[^\W_]+")
+INITIALS_COLOURS = 8  # .initials-0 .. .initials-7 in style.css
+
+
+class Words:
+    """The pages' wording in one language (a BCP 47 tag such as ``en``, ``de``, ``fr-CA``).
+
+    Countries are named from CLDR (``GB`` is "United Kingdom", in German
+    "Vereinigtes Königreich"), ISO 3166-2 regions from pycountry, translated
+    through its gettext catalogues and else in English (``US-CA`` is
+    "California"). A value that is no known code is shown as written.
+    """
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.locale = Locale.parse(language, sep="-")
+
+    @cached_property
+    def _regions(self) -> gettext.NullTranslations:
+        loc = self.locale
+        candidates = [str(loc)] + [f"{loc.language}_{part}" for part in (loc.territory, loc.script) if part]
+        return gettext.translation(
+            "iso3166-2", pycountry.LOCALES_DIR, languages=[*dict.fromkeys([*candidates, loc.language])], fallback=True
+        )
+
+    # places
+
+    def country(self, value: str) -> str:
+        """'United Kingdom' for GB; anything that is not a known code as written."""
+        code = value.strip().upper()
+        return self.locale.territories.get(code, value) if _COUNTRY.match(code) else value
+
+    def region_code(self, value: str, country: str | None = None) -> str | None:
+        """The ISO 3166-2 code ``value`` names (``US-CA``, or ``CA`` in the US), or None."""
+        found = _REGION.match(value.strip().upper())
+        if not found:
+            return None
+        prefix = found.group(1) or (country or "").strip().upper()
+        code = f"{prefix}-{found.group(2)}"
+        return code if prefix and pycountry.subdivisions.get(code=code) is not None else None
+
+    def region(self, value: str, country: str | None = None) -> str:
+        """'California' for US-CA (or CA in the US); anything else as written."""
+        code = self.region_code(value, country)
+        if code is None:
+            return value
+        return self._regions.gettext(pycountry.subdivisions.get(code=code).name)
+
+    def _parts(self, a: Address, *, street: bool) -> list[str]:
+        region = self.region(a.region, a.country) if a.region else None
+        country = self.country(a.country) if a.country else None
+        parts = (a.street if street else None, a.city, region, a.postal_code if street else None, country)
+        return [x for x in parts if x]
+
+    def address(self, a: Address) -> str:
+        """'14 Quayside Road, Bristol, England, BS1 6QA, United Kingdom'; free text as written."""
+        return a.text if a.text is not None else ", ".join(self._parts(a, street=True))
+
+    def place(self, a: Address) -> str:
+        """A short place name for lists: 'Bristol, England, United Kingdom'."""
+        if a.text is not None:
+            return a.text
+        return ", ".join(self._parts(a, street=False)) or self.address(a)
+
+    def locations(self, posting: Posting) -> str:
+        """Each place once: two sites in one city read as that city."""
+        return "; ".join(dict.fromkeys(self.place(a) for a in posting.locations))
+
+    def applicant_locations(self, places: Iterable[ApplicantLocation]) -> str:
+        """'Germany, Austria, Switzerland'; regions with their country:
+        'California, Oregon, United States; British Columbia, Canada'."""
+        groups: dict[str, list[str]] = {}  # country (or a name as written) -> its regions, in order
+        whole: set[str] = set()
+        for place in places:
+            code = self.region_code(place.name) if place.kind == "AdministrativeArea" else None
+            if code is None:
+                groups.setdefault(place.name, [])
+                whole.add(place.name)
+            else:
+                groups.setdefault(code[:2], []).append(self.region(code))
+        texts = [
+            ", ".join([*(() if key in whole else dict.fromkeys(regions)), self.country(key)])
+            for key, regions in groups.items()
+        ]
+        with_regions = any(regions and key not in whole for key, regions in groups.items())
+        return ("; " if with_regions else ", ").join(texts)
+
+    def remote(self, posting: Posting) -> str:
+        """'Fully remote (Germany, Austria, Switzerland)', 'Remote possible' or 'On site'."""
+        words = REMOTE_WORDS[posting.remote]
+        where = self.applicant_locations(posting.applicant_locations)
+        return f"{words} ({where})" if where and posting.remote is not Remote.NO else words
+
+    def where(self, posting: Posting) -> str:
+        """One line for a list: places, then how remote."""
+        places = self.locations(posting)
+        if posting.remote is Remote.NO:
+            return places
+        return f"{places} · {self.remote(posting)}" if places else self.remote(posting)
+
+    # money
+
+    def money(self, amounts: tuple[float, ...], currency: str) -> str:
+        """'€70,000', '$19.50–22.00', '70.000–90.000 €': the currency's own decimals (none for JPY), and
+        none at all when every amount is whole; a range names its currency once, an en dash between."""
+        digits = get_currency_precision(currency)
+        if all(a == int(a) for a in amounts):
+            digits = 0
+        pattern = copy.copy(parse_pattern(self.locale.currency_formats["standard"].pattern))
+        pattern.frac_prec = (digits, digits)
+        number = copy.copy(pattern)
+        number.prefix, number.suffix = ("", "-"), ("", "")
+
+        def whole(value: float) -> str:
+            return pattern.apply(value, self.locale, currency=currency, currency_digits=False)
+
+        def bare(value: float) -> str:
+            return number.apply(value, self.locale, currency=currency, currency_digits=False)
+
+        if len(amounts) == 1:
+            return whole(amounts[0])
+        low, high = amounts
+        before, found, after = whole(high).partition(bare(high))
+        if not found:  # a pattern that writes the number in pieces: both ends in full
+            return f"{whole(low)} – {whole(high)}"
+        return f"{before}{bare(low)}–{bare(high)}{after}"
+
+    def salary(self, salary: Salary | None) -> str:
+        """'€70,000–90,000 a year', '£48,500 a year', 'from $20.50 an hour', 'up to ¥9,000,000 a year'."""
+        if salary is None:
+            return ""
+        per = UNIT_PHRASES[salary.unit]
+        if salary.value is not None:
+            return f"{self.money((salary.value,), salary.currency)} {per}"
+        if salary.min is not None and salary.max is not None:
+            if salary.min == salary.max:
+                return f"{self.money((salary.min,), salary.currency)} {per}"
+            return f"{self.money((salary.min, salary.max), salary.currency)} {per}"
+        if salary.min is not None:
+            return f"from {self.money((salary.min,), salary.currency)} {per}"
+        if salary.max is not None:
+            return f"up to {self.money((salary.max,), salary.currency)} {per}"
+        return ""
+
+
+@cache
+def words(language: str) -> Words:
+    """The wording of one language, made once per process (languages are few: one per site)."""
+    return Words(language)
+
+
+def initials(name: str) -> str:
+    """What stands in for a logo: 'VG' for Verdant Grid, 'RF' for RustFoundation, 'L' for Ledgerly."""
+    found = _WORD.findall(name)
+    if not found:
+        return name.strip()[:1].upper()
+    if len(found) == 1:
+        word = found[0]
+        capitals = [c for c in word[1:] if c.isupper()]
+        return (word[0] + (capitals[0] if capitals else "")).upper()
+    return (found[0][0] + found[1][0]).upper()
+
+
+def initials_colour(name: str) -> int:
+    """A stable colour number for a company's initials (the same name, the same colour, in every process)."""
+    return sum(name.encode()) % INITIALS_COLOURS

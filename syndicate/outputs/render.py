@@ -14,10 +14,10 @@ from datetime import datetime, tzinfo
 from syndicate.model import Posting
 from syndicate.outputs import api, feeds, indeed, pages, sitemap
 from syndicate.outputs.catalog import Catalog
-from syndicate.outputs.filters import Filter
+from syndicate.outputs.filters import Filter, parse_filter
 from syndicate.outputs.jsonld import job_posting, script_json
 from syndicate.outputs.rendered import Rendered
-from syndicate.outputs.urls import Links
+from syndicate.outputs.urls import Links, company_slug
 
 HTML = "text/html; charset=utf-8"
 FEED_CONTENT_TYPES = {
@@ -38,10 +38,15 @@ class Site:
     page_size: int
     hubs: tuple[str, ...] = ()
     tz: tzinfo | None = None  # the zone dates are shown in on pages (the posting files' zone)
+    language: str = "en"  # the pages' language (SYNDICATE_LANGUAGE): place names, salaries, <html lang>
 
 
 class PageNotFound(LookupError):
     """A page number past the last page."""
+
+
+class CompanyNotFound(PageNotFound):
+    """No open posting of that company (an unknown company, or one whose jobs all closed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +121,14 @@ def indeed_feed(catalog: Catalog, epoch: int, flt: Filter, links: Links, site: S
 
 
 def sitemap_xml(catalog: Catalog, epoch: int, links: Links) -> Rendered:
+    """The index, every company page and every open posting."""
     live = catalog.live(epoch)
-    urls = [(links.home, catalog.last_modified(epoch)), *((links.job(p.id), p.updated) for p in live)]
+    changed = catalog.last_modified(epoch)
+    urls = [
+        (links.home, changed),
+        *((links.company(slug), changed) for slug in sorted(companies(catalog, epoch))),
+        *((links.job(p.id), p.updated) for p in live),
+    ]
     return Rendered(sitemap.render_sitemap(urls), "application/xml; charset=utf-8", catalog.last_modified(epoch))
 
 
@@ -142,17 +153,21 @@ def jsonld_document(p: Posting, links: Links) -> Rendered:
 
 def job_page(p: Posting, links: Links, site: Site) -> Rendered:
     script = script_json(job_posting(p, links.job(p.id)))
-    html = pages.render_job(posting=p, jsonld_script=script, links=links, site_name=site.name, tz=site.tz)
+    html = pages.render_job(
+        posting=p, jsonld_script=script, links=links, site_name=site.name, tz=site.tz, language=site.language
+    )
     return Rendered(html.encode(), HTML, p.updated)  # type: ignore[arg-type]
 
 
 def gone_page(p: Posting, links: Links, site: Site) -> Rendered:
-    html = pages.render_gone(posting=p, links=links, site_name=site.name, tz=site.tz)
+    html = pages.render_gone(posting=p, links=links, site_name=site.name, tz=site.tz, language=site.language)
     return Rendered(html.encode(), HTML, p.updated, status=410)  # type: ignore[arg-type]
 
 
 def error_page(status: int, title: str, message: str, links: Links, site: Site, changed_at: datetime) -> Rendered:
-    html = pages.render_error(status=status, title=title, message=message, links=links, site_name=site.name)
+    html = pages.render_error(
+        status=status, title=title, message=message, links=links, site_name=site.name, language=site.language
+    )
     return Rendered(html.encode(), HTML, changed_at, status=status)
 
 
@@ -178,6 +193,55 @@ def index_page(catalog: Catalog, epoch: int, flt: Filter, page: int, links: Link
         previous_url=links.index(flt, page - 1) if page > 1 else None,
     )
     html = pages.render_index(
-        postings=part.items, flt=flt, choices=offered, pager=pager, links=links, site_name=site.name, tz=site.tz
+        postings=part.items,
+        flt=flt,
+        choices=offered,
+        pager=pager,
+        links=links,
+        site_name=site.name,
+        tz=site.tz,
+        language=site.language,
+    )
+    return Rendered(html.encode(), HTML, catalog.last_modified(epoch))
+
+
+def companies(catalog: Catalog, epoch: int) -> dict[str, list[Posting]]:
+    """Open postings by company slug (``urls.company_slug``), each list newest first; made once per epoch."""
+
+    def group() -> dict[str, list[Posting]]:
+        found: dict[str, list[Posting]] = {}
+        for p in catalog.live(epoch):
+            found.setdefault(company_slug(p.company.name), []).append(p)
+        return found
+
+    return catalog.memo(("companies", epoch), group)
+
+
+def company_page(catalog: Catalog, epoch: int, slug: str, page: int, links: Links, site: Site) -> Rendered:
+    """``/companies/<slug>``: the company's open postings, newest first, paged like the index; its feeds
+    advertised with the ``company`` filter spelled as the feeds spell it in their ``rel=self``."""
+    listed = companies(catalog, epoch).get(slug)
+    if not listed:
+        raise CompanyNotFound(f"no company {slug!r} has open positions")
+    part = paginate(listed, page, site.page_size)
+    newest = listed[0].company
+    spellings = dict.fromkeys(p.company.name for p in listed)  # 'Acme Inc' and 'ACME, Inc.' share a page
+    filters = list({f.company: f for f in (parse_filter({"company": [name]}) for name in spellings)}.values())
+    company = pages.Company(
+        name=newest.name,
+        slug=slug,
+        url=next((p.company.url for p in listed if p.company.url), None),
+        logo=next((p.company.logo for p in listed if p.company.logo), None),
+        postings=part.items,
+        filters=filters,
+    )
+    pager = pages.Pager(
+        number=page,
+        total_items=part.total,
+        next_url=links.company(slug, page + 1) if part.has_next else None,
+        previous_url=links.company(slug, page - 1) if page > 1 else None,
+    )
+    html = pages.render_company(
+        company=company, pager=pager, links=links, site_name=site.name, tz=site.tz, language=site.language
     )
     return Rendered(html.encode(), HTML, catalog.last_modified(epoch))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from syndicate.outputs.filters import NO_FILTER, Filter
+from syndicate.outputs.filters import NO_FILTER, Filter, fold
 
 FEED_PATHS = {
     "rss": "/feed.rss",
@@ -13,6 +14,28 @@ FEED_PATHS = {
     "json": "/feed.json",
     "indeed": "/feeds/indeed.xml",
 }
+
+_NOT_SLUG = re.compile(r"[\W_]+")
+
+
+def company_slug(name: str) -> str:
+    """The company's path segment: its name as the ``company`` filter compares it (case- and width-folded),
+    runs of anything but letters and digits as one hyphen: 'Rise & Crumb Bakehouse' -> 'rise-crumb-bakehouse'."""
+    return _NOT_SLUG.sub("-", fold(name)).strip("-")
+
+
+def is_site_path(value: str) -> bool:
+    """A path on this site ('/static/logos/x.svg'), as opposed to an absolute URL."""
+    return value.startswith("/") and not value.startswith("//")
+
+
+def site_url(value: str, job_url: str) -> str:
+    """``value`` as an absolute URL, for outputs that know only a posting's page URL (``Links.job``):
+    a site path is taken from the site's base (a mount prefix kept); an absolute URL stays as it is."""
+    if not is_site_path(value):
+        return value
+    base = job_url.rsplit("/jobs/", 1)[0] if "/jobs/" in urlsplit(job_url).path else job_url.rstrip("/")
+    return base + value
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +61,14 @@ class Links:
 
     def job(self, posting_id: str) -> str:
         return f"{self.base}/jobs/{quote(posting_id)}"
+
+    def company(self, slug: str, page: int = 1) -> str:
+        url = f"{self.base}/companies/{quote(slug)}"
+        return f"{url}?page={page}" if page > 1 else url
+
+    def asset(self, value: str) -> str:
+        """An absolute URL as written; a site path ('/static/logos/x.svg') under this base."""
+        return self.base + value if is_site_path(value) else value
 
     def job_jsonld(self, posting_id: str) -> str:
         return f"{self.base}/jobs/{quote(posting_id)}.jsonld"
