@@ -60,19 +60,37 @@ def _absolute_url(value: Any) -> str:
     return value
 
 
+_SITE_PATH = re.compile(r"/(?!/)[^\s\\?#]*\Z")
+
+
+def _absolute_url_or_site_path(value: Any) -> str:
+    """A logo: an absolute http(s) URL, or a path on this site ('/static/logos/acme.svg'), which every output
+    makes absolute under the site's base URL."""
+    value = _text(value, "an absolute http(s) URL or a path on this site")
+    if _SITE_PATH.match(value) and ".." not in value.split("/"):
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"must be an absolute http(s) URL or a path on this site such as /static/logos/x.svg, got {value!r}"
+        )
+    return value
+
+
 def _one_or_many(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
 Text = Annotated[str, BeforeValidator(_text)]
 Url = Annotated[str, BeforeValidator(_absolute_url)]
+UrlOrSitePath = Annotated[str, BeforeValidator(_absolute_url_or_site_path)]
 
 
 class CompanyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: Text
     url: Url | None = None
-    logo: Url | None = None
+    logo: UrlOrSitePath | None = None
 
 
 class AddressIn(BaseModel):
