@@ -12,6 +12,7 @@ import functools
 import itertools
 import re
 from collections.abc import Callable
+from html import unescape
 
 import nh3
 from cmarkgfm import _cmark
@@ -322,6 +323,25 @@ def render_markdown(markdown: str, limits: Limits = DEFAULT_LIMITS) -> str:
         raise MarkdownRefused(f"elements nested more than {limits.nesting} deep (SYNDICATE_MAX_NESTING)")
     clean = sanitize_html(_cut_text_runs(html))
     return strip_controls(clean)[0] if has_controls(clean) else clean
+
+
+_LEADING_HEADING = re.compile(r"\A\s*<h([12])>(.*?)</h\1>\s*", re.S)
+_ANY_TAG = re.compile(r"<[^>]*>")
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def drop_title_heading(html: str, title: str) -> str:
+    """The rendered body without a first ``h1`` or ``h2`` that only repeats the posting's title (compared
+    without case, spacing or inline markup), which every output already shows above it; a body that is
+    nothing but that heading keeps it (it is then the whole description)."""
+    found = _LEADING_HEADING.match(html)
+    if found is None or _folded(unescape(_ANY_TAG.sub("", found.group(2)))) != _folded(title):
+        return html
+    rest = html[found.end() :]
+    return rest if rest.strip() else html
 
 
 HTML_GROWTH = 16  # cmark's output is at most ~12 times its input (autolinks); beyond, something is amplified
