@@ -2,8 +2,9 @@
 
 What a job seeker does: open the list, narrow it with the filter form, open a
 posting and find the way to apply, while crawlers find exactly one JobPosting
-on the page. Requests to other hosts (the example companies' logos) are answered
-by a stub image, so the test needs no network and a missing logo is no error.
+on the page; a logo that cannot be loaded leaves the company's initials, never a
+broken image. The shipped logos are served by the site itself; requests to other
+hosts are answered by a stub image, so the test needs no network.
 """
 
 from __future__ import annotations
@@ -187,10 +188,11 @@ def test_a_job_seeker_filters_the_list_and_opens_a_posting(
     expect(company).to_be_visible()
     assert company.get_attribute("href") == meta["company"]["url"]
     apply = page.get_by_role("link", name="Apply now", exact=True)
-    expect(apply).to_be_visible()
-    assert apply.get_attribute("href") == meta["apply_url"]
+    expect(apply).to_have_count(2)  # at the top, and again after the description
+    expect(apply.first).to_be_visible()
+    assert {apply.nth(i).get_attribute("href") for i in range(2)} == {meta["apply_url"]}
     text = page.locator("main").inner_text()
-    for fact in ("Fully remote (DE, AT, CH)", "Full-time", "EUR 70,000–90,000 per year", "Data Platform"):
+    for fact in ("Fully remote (Germany, Austria, Switzerland)", "Full-time", "€70,000–90,000 a year", "Data Platform"):
         assert fact in text
     assert f"Reference: {meta['id']}" in text
 
@@ -228,3 +230,87 @@ def test_a_closed_posting_says_so_without_jsonld(base_url: str, browser_page: tu
     page.get_by_role("link", name="See all open positions").click()
     page.wait_for_url(f"{base_url}/")
     assert VERDANT in listed_titles(page)
+
+
+def box(page: Page, selector: str) -> dict[str, float]:
+    found = page.locator(selector).first.bounding_box()
+    assert found is not None, selector
+    return found
+
+
+def images_all_loaded(page: Page) -> bool:
+    """No broken image on the page: every image has loaded, with a size of its own."""
+    return page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+
+
+def test_a_job_page_in_words_with_the_apply_button_at_the_end_and_a_way_to_the_company(
+    base_url: str, browser_page: tuple[Page, Problems]
+) -> None:
+    page, problems = browser_page
+    expect = sync_api.expect
+    meta = front_matter("ledgerly-customer-support-specialist.md")  # its id is the file's stem
+    page.goto(f"{base_url}/jobs/ledgerly-customer-support-specialist")
+    facts = page.locator(".facts").inner_text()
+    assert "Fully remote (California, Oregon, Washington, United States; British Columbia, Canada)" in facts
+    assert "$58,000–68,000 a year" in facts
+    assert "US-CA" not in page.locator("main").inner_text()
+    assert page.locator("html").get_attribute("lang") == "en"
+
+    # the logo is the shipped SVG, loaded, filling its box over the initials
+    page.wait_for_function("[...document.images].every(i => i.complete)")
+    assert images_all_loaded(page)
+    logo, image = box(page, ".posting-header .logo"), box(page, ".posting-header .logo img")
+    assert image["width"] >= logo["width"] - 2 and image["height"] >= logo["height"] - 2
+
+    # the apply button again, below the description
+    applies = page.get_by_role("link", name="Apply now", exact=True)
+    expect(applies).to_have_count(2)
+    last = applies.last
+    last.scroll_into_view_if_needed()
+    expect(last).to_be_visible()
+    description = box(page, ".description")  # both measured from the same scroll position
+    assert box(page, ".apply-end")["y"] >= description["y"] + description["height"]
+    assert last.get_attribute("href") == meta["apply_url"]
+
+    # the company page: its open jobs and its feeds
+    page.get_by_role("link", name="Open positions at Ledgerly", exact=True).click()
+    page.wait_for_url(f"{base_url}/companies/ledgerly")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Jobs at Ledgerly")
+    assert listed_titles(page) == [LEDGERLY]
+    feeds = page.locator('head link[rel="alternate"]')
+    assert sorted(feeds.nth(i).get_attribute("href") for i in range(feeds.count())) == [
+        f"{base_url}/feed.atom?company=ledgerly",
+        f"{base_url}/feed.json?company=ledgerly",
+        f"{base_url}/feed.rss?company=ledgerly",
+    ]
+    expect(page.get_by_role("link", name="Atom", exact=True).first).to_be_visible()
+    page.wait_for_function("[...document.images].every(i => i.complete)")
+    assert images_all_loaded(page)
+    assert fits_the_viewport(page)
+    assert problems.console == []
+    assert problems.page == []
+
+
+def test_a_logo_that_fails_to_load_leaves_the_initials(base_url: str, browser_page: tuple[Page, Problems]) -> None:
+    page, _problems = browser_page  # the refused logo is logged as a console error by Chromium
+    expect = sync_api.expect
+    logo_path = front_matter("verdant-grid-data-engineer.md")["company"]["logo"]
+    page.route(f"{base_url}{logo_path}", lambda route: route.fulfill(status=404, body=b"gone"))
+    page.goto(f"{base_url}/jobs/verdant-grid-data-engineer")
+    page.wait_for_function("[...document.images].every(i => i.complete)")
+    logo = page.locator(".posting-header .logo")
+    initials = logo.locator(".initials")
+    expect(initials).to_be_visible()
+    expect(initials).to_have_text("VG")
+    assert page.evaluate("document.querySelector('.posting-header .logo img').naturalWidth") == 0, "it did fail"
+    image = box(page, ".posting-header .logo img")
+    assert image["width"] == 0 and image["height"] == 0, "a failed logo takes no room: no broken-image icon"
+    # what shows is exactly what the initials alone show
+    failed = logo.screenshot()
+    page.evaluate("document.querySelector('.posting-header .logo img').remove()")
+    assert logo.screenshot() == failed
+
+    # a posting without a logo shows its initials too
+    page.goto(f"{base_url}/jobs/rustfoundation-senior-rust-developer")
+    expect(page.locator(".posting-header .logo .initials")).to_have_text("RF")
+    assert page.locator(".posting-header .logo img").count() == 0
