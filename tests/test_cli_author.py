@@ -109,10 +109,11 @@ def test_new_lists_every_other_field_as_a_commented_line(tmp_path: Path, posting
 
 
 def test_new_asks_for_what_no_flag_gives(tmp_path: Path, postings: Path) -> None:
-    answers = "Support Specialist\nLedgerly\nonly\nDE, AT\npart-time\n42 USD/HOUR\n"
+    answers = "Support Specialist\nLedgerly\nonly\nDE, AT\npart-time\nlots\n42 USD/HOUR\n"  # asked again
     result = syndicate(tmp_path, "new", "--status", "open", input=answers)
     assert result.returncode == 0, result.stderr
-    assert "Title: " in result.stdout and "Salary (" in result.stdout  # click's prompts, on standard output
+    assert "Title: " in result.stdout and result.stdout.count("Salary (") == 2  # click's prompts
+    assert "Error: 'lots' is not MIN-MAX CURRENCY/PER" in result.stdout  # and asked again
     data = front_matter(postings / "ledgerly-support-specialist.md")
     assert (data["title"], data["company"], data["remote"]) == ("Support Specialist", "Ledgerly", "only")
     assert data["applicant_locations"] == ["DE", "AT"] and "location" not in data

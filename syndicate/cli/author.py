@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from syndicate.postings.reader import ReadResult
     from syndicate.settings import Settings
 
+T = TypeVar("T")
 MAX_ID = 200
 VALID_DAYS = 30  # valid_through when none is given: Google for Jobs wants one, and a month is usual
 LOCAL_BASE = "http://127.0.0.1:5000"  # the README's address of a local run, when no base URL is set
@@ -127,8 +129,16 @@ def front_matter_text(data: dict[str, Any], commented: list[str]) -> str:
     return "---\n" + dumped + "".join(f"{line}\n" for line in commented) + "---\n"
 
 
-def _ask(value: str | None, prompt: str, **kwargs: Any) -> str:
-    return value if value is not None else click.prompt(prompt, **kwargs)
+def _ask(value: str | None, prompt: str, convert: Callable[[str], T], **kwargs: Any) -> T:
+    """The option's value, else the answer to ``prompt``, through ``convert`` (asked again until it
+    reads)."""
+    if value is not None:
+        return convert(value)
+    return click.prompt(prompt, value_proc=convert, **kwargs)
+
+
+def _text(value: str) -> str:
+    return value
 
 
 @click.command("new", short_help="Write a new posting file.")
@@ -178,20 +188,20 @@ def new_command(
     folder = folder or settings.postings_dir
     if not folder.is_dir():
         raise click.BadParameter(f"{folder} is not a folder", param_hint="--folder")
-    title = _ask(title, "Title")
-    company = _ask(company, "Company")
+    title = _ask(title, "Title", _text)
+    company = _ask(company, "Company", _text)
     if remote is None and location is not None:
         remote = "no"
     elif remote is None:
         remote = click.prompt("Remote work", type=click.Choice(REMOTE_CHOICES), default="no")
     address = None
     if remote != "only" or location is not None:
-        address = parse_location(_ask(location, "Location (City, Region, Country)"))
+        address = _ask(location, "Location (City, Region, Country)", parse_location)
     countries = _countries(applicant_locations or "")
     if remote == "only" and not countries:
-        countries = _countries(_ask(None, "Applicants may live in (countries or regions, e.g. DE, AT)"))
-    kind = _employment_type(_ask(employment_type, "Employment type", default="FULL_TIME"))
-    pay = parse_salary(_ask(salary, f"Salary ({SALARY_HELP}; blank for none)", default="", show_default=False))
+        countries = _ask(None, "Applicants may live in (countries or regions, e.g. DE, AT)", _countries)
+    kind = _ask(employment_type, "Employment type", _employment_type, default="FULL_TIME")
+    pay = _ask(salary, f"Salary ({SALARY_HELP}; blank for none)", parse_salary, default="", show_default=False)
 
     today = system_clock().astimezone(settings.tzinfo).date()
     closing: date = valid_through.date() if valid_through else today + timedelta(days=VALID_DAYS)
