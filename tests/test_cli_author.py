@@ -280,3 +280,11 @@ def test_preview_serve_answers_over_http_and_reads_the_file_again(tmp_path: Path
         _out, err = server.communicate(timeout=20)
     assert f"previewing {path} at {url}" in err
     assert not (tmp_path / "db").exists() and not (tmp_path / "instance").exists(), "preview stores nothing"
+
+
+def test_preview_of_a_closed_posting_is_its_410_page_without_json_ld(tmp_path: Path, postings: Path) -> None:
+    write(postings, "shut.md", posting_text("shut", title="Shut Job", status="closed"))
+    result = syndicate(tmp_path, "preview", "postings/shut.md")
+    assert result.returncode == 0, result.stderr
+    assert "Shut Job" in result.stdout and job_postings(result.stdout, "http://127.0.0.1:5000/jobs/shut") == []
+    assert "closed: /jobs/shut answers 410 without JSON-LD" in result.stderr
