@@ -108,7 +108,7 @@ def test_deliveries_show_when_each_attempt_happened(tmp_path: Path, env: dict[st
 
 def test_deliveries_list_every_attempt_of_a_delivery(tmp_path: Path, env: dict[str, str], sink: Sink) -> None:
     sink.answers += [(503, {}), (204, {})]
-    env["SYNDICATE_RETRY_SCHEDULE"] = "0,0"  # the second attempt is due at once: the next push makes it
+    env["SYNDICATE_RETRY_SCHEDULE"] = "0,0"  # the second attempt is due at once (this push or the next)
     push(tmp_path, env)
     push(tmp_path, env)
     result = syndicate(tmp_path, "deliveries", **env)
