@@ -135,7 +135,17 @@ def test_sitemap_lists_open_postings_with_lastmod_and_robots_points_to_it(shippe
     root = etree.fromstring(shipped.get("/sitemap.xml").data)
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     entries = {u.findtext("s:loc", namespaces=ns): u.findtext("s:lastmod", namespaces=ns) for u in root}
-    assert set(entries) == {f"{BASE}/"} | {f"{BASE}/jobs/{pid}" for pid in OPEN_SHIPPED}
+    companies = {
+        "harbourside-general-hospital",
+        "kestrel-robotics",
+        "ledgerly",
+        "rise-crumb-bakehouse",
+        "rustfoundation",
+        "verdant-grid",
+    }  # each employer with an open job has its page (written out: the slug is part of the public URL)
+    assert set(entries) == {f"{BASE}/"} | {f"{BASE}/jobs/{pid}" for pid in OPEN_SHIPPED} | {
+        f"{BASE}/companies/{slug}" for slug in companies
+    }
     assert all(lastmod and lastmod.endswith("Z") for lastmod in entries.values())
     robots = shipped.get("/robots.txt")
     assert robots.content_type == "text/plain; charset=utf-8"

@@ -124,7 +124,7 @@ def test_everything_in_the_json_ld_is_visible_on_the_page(shipped: Any) -> None:
         "Harbourside General Hospital",
         "14 Quayside Road",
         "BS10 5NB",
-        "GBP 48,500 per year",
+        "£48,500 a year",
         "Full-time",
         "Part-time",
         "9 November 2026",
