@@ -65,6 +65,7 @@ SECOND = FIRST_SEEN.replace(microsecond=0)
 
 def outputs(client: Any, posting_id: str) -> dict[str, bytes]:
     paths = [
+        "/",
         "/feed.rss",
         "/feed.atom",
         "/feed.json",

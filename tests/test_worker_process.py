@@ -352,9 +352,9 @@ def test_a_first_scan_longer_than_the_watch_interval_is_no_warning(
 
 
 def test_the_demo_start_warns_of_nothing(tmp_path: Path, database_url: str, sink: Sink) -> None:
-    """``honcho start`` (the README's run command) of the Procfile's web and worker, on the shipped postings
-    with the environment honcho gives them (``.env``): neither logs a warning or an error on a healthy start.
-    (The board is the test's sink rather than the demo's ``sink:`` line, whose port is fixed.)"""
+    """``honcho start`` (the README's run command) of the Procfile's web and worker lines as written, on the
+    shipped postings, with no SYNDICATE_BASE_URL in the shell: neither logs a warning or an error on a
+    healthy start. (The board is the test's sink rather than the demo's ``sink:`` line, whose port is fixed.)"""
     from processes import free_port, get, run_cli, service_env
 
     boards = tmp_path / "boards.toml"
