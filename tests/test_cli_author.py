@@ -288,3 +288,33 @@ def test_preview_of_a_closed_posting_is_its_410_page_without_json_ld(tmp_path: P
     assert result.returncode == 0, result.stderr
     assert "Shut Job" in result.stdout and job_postings(result.stdout, "http://127.0.0.1:5000/jobs/shut") == []
     assert "closed: /jobs/shut answers 410 without JSON-LD" in result.stderr
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_preview_is_the_page_the_site_serves(tmp_path: Path, postings: Path, make_app, language: str) -> None:
+    """Byte for byte the web's page of the same open posting, in the site's language."""
+    write(
+        postings,
+        "bristol-nurse.md",
+        posting_text(
+            "bristol-nurse",
+            title="Ward Nurse",
+            location="{city: Bristol, region: GB-ENG, country: GB}",
+            salary="{min: 30000, max: 36000, currency: GBP, per: YEAR}",
+            employment_type="FULL_TIME",
+            date_posted="2026-11-20",
+            valid_through="2099-01-01",
+        ),
+    )
+    base = "https://jobs.example"
+    served = make_app(postings, base_url=base, language=language, timezone=TIMEZONE).test_client()
+    page = served.get("/jobs/bristol-nurse")
+    assert page.status_code == 200
+    shown = syndicate(
+        tmp_path, "preview", "postings/bristol-nurse.md", SYNDICATE_BASE_URL=base, SYNDICATE_LANGUAGE=language
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == page.text
+    assert (
+        "Bristol, England, United Kingdom" if language == "en" else "Bristol, England, Vereinigtes Königreich"
+    ) in shown.stdout

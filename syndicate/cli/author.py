@@ -292,8 +292,7 @@ def preview_of(path: Path, settings: Settings, base: str) -> tuple[Rendered | No
     notes = preview.notes(result, now, links, boards) + notes
     if result.posting is None:
         return None, notes, None
-    site = Site(settings.site_name, settings.page_size, settings.websub_hubs, settings.tzinfo)
-    return preview.page(result.posting, now, links, site), notes, result.posting.id
+    return preview.page(result.posting, now, links, Site.from_settings(settings)), notes, result.posting.id
 
 
 @click.command("preview", short_help="Show a posting as it will be published.")

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from syndicate.model import Posting
 from syndicate.outputs import api, feeds, indeed, pages, sitemap
@@ -18,6 +19,9 @@ from syndicate.outputs.filters import Filter, parse_filter
 from syndicate.outputs.jsonld import job_posting, script_json
 from syndicate.outputs.rendered import Rendered
 from syndicate.outputs.urls import Links, company_slug
+
+if TYPE_CHECKING:
+    from syndicate.settings import Settings
 
 HTML = "text/html; charset=utf-8"
 FEED_CONTENT_TYPES = {
@@ -39,6 +43,11 @@ class Site:
     hubs: tuple[str, ...] = ()
     tz: tzinfo | None = None  # the zone dates are shown in on pages (the posting files' zone)
     language: str = "en"  # the pages' language (SYNDICATE_LANGUAGE): place names, salaries, <html lang>
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Site:
+        """The site of ``settings``: what the web serves and ``syndicate preview`` shows alike."""
+        return cls(settings.site_name, settings.page_size, settings.websub_hubs, settings.tzinfo, settings.language)
 
 
 class PageNotFound(LookupError):

@@ -38,9 +38,7 @@ class WebState:
     def __init__(self, svc) -> None:  # type: ignore[no-untyped-def]  (Services; no import cycle)
         settings = svc.settings
         self.svc = svc
-        self.site = Site(
-            settings.site_name, settings.page_size, settings.websub_hubs, settings.tzinfo, settings.language
-        )
+        self.site = Site.from_settings(settings)
         self.base_url = settings.base_url
         self.max_age = settings.cache_max_age
         self.cache = RenderCache(settings.render_cache_mb * 1024 * 1024)
