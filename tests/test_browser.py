@@ -13,7 +13,10 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import frontmatter
 import pytest
 from conftest import REPO_ROOT
+from processes import free_port, wait_for
 from test_server import start, stop
 
 if TYPE_CHECKING:
@@ -90,8 +94,9 @@ class Problems:
         self.page.append(str(error))
 
 
-@pytest.fixture
-def browser_page(base_url: str) -> Iterator[tuple[Page, Problems]]:
+@contextmanager
+def browser_for(origin: str) -> Iterator[tuple[Page, Problems]]:
+    """A Chromium page for the site at ``origin``; requests to other hosts get the stub image."""
     problems = Problems()
     with sync_api.sync_playwright() as p:
         # the job seeker's browser keeps its own clock: a suite run with the clock moved (faketime) moves
@@ -101,7 +106,7 @@ def browser_page(base_url: str) -> Iterator[tuple[Page, Problems]]:
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.route(
-                lambda url: not url.startswith(base_url + "/"),
+                lambda url: not url.startswith(origin + "/"),
                 lambda route: route.fulfill(status=200, content_type="image/png", body=STUB_PNG),
             )
             page = context.new_page()
@@ -111,6 +116,12 @@ def browser_page(base_url: str) -> Iterator[tuple[Page, Problems]]:
             context.close()
         finally:
             browser.close()
+
+
+@pytest.fixture
+def browser_page(base_url: str) -> Iterator[tuple[Page, Problems]]:
+    with browser_for(base_url) as opened:
+        yield opened
 
 
 def listed_titles(page: Page) -> list[str]:
@@ -314,3 +325,52 @@ def test_a_logo_that_fails_to_load_leaves_the_initials(base_url: str, browser_pa
     page.goto(f"{base_url}/jobs/rustfoundation-senior-rust-developer")
     expect(page.locator(".posting-header .logo .initials")).to_have_text("RF")
     assert page.locator(".posting-header .logo img").count() == 0
+
+
+def test_an_author_previews_a_draft_and_sees_each_save(tmp_path: Path) -> None:
+    """``syndicate preview FILE --serve``: the draft's page as the site will show it, read again on reload."""
+    import requests
+
+    draft = tmp_path / "ledgerly-customer-support-specialist.md"
+    text = (SHIPPED / draft.name).read_text(encoding="utf-8")
+    draft.write_text(re.sub(r"(?m)^status:.*\n", "", text).replace("---\n", "---\nstatus: draft\n", 1), "utf-8")
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "syndicate", "preview", str(draft), "--serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**os.environ, "SYNDICATE_INSTANCE_DIR": str(tmp_path / "instance"), "SYNDICATE_BASE_URL": ""},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"{origin}/jobs/ledgerly-customer-support-specialist"
+
+    def answering() -> bool:
+        try:
+            return requests.get(url, timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return server.poll() is not None
+
+    try:
+        assert wait_for(answering, 30) and server.poll() is None
+        with browser_for(origin) as (page, problems):
+            expect = sync_api.expect
+            page.goto(url)
+            expect(page.get_by_role("heading", level=1)).to_have_text(LEDGERLY)
+            facts = page.locator(".facts").inner_text()
+            assert "Fully remote (California, Oregon, Washington, United States; British Columbia, Canada)" in facts
+            expect(page.get_by_role("link", name="Apply now", exact=True)).to_have_count(2)
+            page.wait_for_function("[...document.images].every(i => i.complete)")
+            assert images_all_loaded(page), "the logo comes from the preview's own /static/"
+            scripts = page.locator('script[type="application/ld+json"]')
+            assert [json.loads(scripts.nth(i).inner_text())["@type"] for i in range(scripts.count())] == ["JobPosting"]
+            draft.write_text(draft.read_text(encoding="utf-8").replace(LEDGERLY, "Support Specialist"), "utf-8")
+            page.reload()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Support Specialist")
+            assert fits_the_viewport(page)
+            assert problems.console == [] and problems.page == []
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+    assert not (tmp_path / "instance").exists(), "preview stores nothing"

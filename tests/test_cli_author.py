@@ -269,6 +269,10 @@ def test_preview_serve_answers_over_http_and_reads_the_file_again(tmp_path: Path
         [job] = job_postings(first.content, url)
         assert job["title"] == "Night Baker" and job["url"] == url  # no base URL: the address served
         assert requests.get(f"http://127.0.0.1:{port}/static/style.css", timeout=5).status_code == 200
+        logo = requests.get(f"http://127.0.0.1:{port}/static/logos/ledgerly.svg", timeout=5)
+        assert logo.status_code == 200 and logo.headers["Content-Type"] == "image/svg+xml"  # the shipped logos
+        for outside in ("../pages.py", "logos/../../pages.py", "%2e%2e/pages.py", ".hidden"):
+            assert requests.get(f"http://127.0.0.1:{port}/static/{outside}", timeout=5).status_code == 404, outside
         write(postings, "night-baker.md", DRAFT.replace("Night Baker", "Night Baker (Sourdough)"))
         [edited] = job_postings(requests.get(url, timeout=5).content, url)
         assert edited["title"] == "Night Baker (Sourdough)"

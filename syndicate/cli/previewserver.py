@@ -55,8 +55,10 @@ def serve_preview(file: Path, port: int, render: Render) -> None:
                 self._send(404, "text/plain; charset=utf-8", f"this preview serves /jobs/{posting_id}\n".encode())
 
         def _static(self, name: str) -> None:
-            target = STATIC / name
-            if "/" in name or name.startswith(".") or not target.is_file():
+            root = STATIC.resolve()
+            target = (root / name).resolve()  # the shipped logos are in a folder below: no way out of it
+            hidden = any(part.startswith(".") for part in name.split("/"))
+            if hidden or not target.is_relative_to(root) or not target.is_file():
                 self._send(404, "text/plain; charset=utf-8", b"not found\n")
                 return
             kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
