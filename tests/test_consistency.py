@@ -153,10 +153,6 @@ def body_of(title: str, body: str) -> str:
     return f"---\ntitle: {title}\ncompany: Acme\n---\n\n{body}\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs syndicate/postings/reader.py read_posting to apply text.drop_title_heading (see the report)",
-)
 def test_a_body_that_starts_with_its_title_shows_the_title_once(
     make_app: Callable[..., Any], postings_dir: Path
 ) -> None:

@@ -54,7 +54,7 @@ def test_fully_remote_posting_is_telecommute_with_applicant_countries(shipped: A
     assert ld["identifier"] == {"@type": "PropertyValue", "name": "Verdant Grid", "value": "verdant-grid-data-engineer"}
     assert ld["hiringOrganization"]["name"] == "Verdant Grid"
     assert ld["hiringOrganization"]["sameAs"] == "https://verdant-grid.example/"
-    assert ld["hiringOrganization"]["logo"] == "https://verdant-grid.example/static/verdant-grid-logo.svg"
+    assert ld["hiringOrganization"]["logo"] == f"{BASE}/static/logos/verdant-grid.svg"  # a shipped logo
     assert ld["url"] == f"{BASE}/jobs/verdant-grid-data-engineer"
 
 

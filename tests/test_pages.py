@@ -318,9 +318,6 @@ def test_a_logo_sits_over_the_initials_and_a_posting_without_one_shows_initials(
     assert text_of(logo, ".//*[contains(@class, 'initials')]") == ["RF"] and logo.xpath(".//img") == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="jsonld._organization writes the logo as given; it needs urls.site_url (see the report)"
-)
 def test_the_jsonld_logo_is_an_absolute_url(site: Web) -> None:
     ld = requests.get(f"{site.base}/jobs/verdant-grid-data-engineer.jsonld", timeout=10).json()
     assert ld["hiringOrganization"]["logo"] == f"{site.base}/static/logos/verdant-grid.svg"

@@ -28,7 +28,8 @@ def _address(a: Address) -> dict[str, str] | str:
 
 def posting_object(p: Posting, links: Links) -> dict[str, Any]:
     """Every field a posting file can give, plus its URLs and the store's dates."""
-    company = {"name": p.company.name, "url": p.company.url, "logo": p.company.logo}
+    logo = links.asset(p.company.logo) if p.company.logo else None
+    company = {"name": p.company.name, "url": p.company.url, "logo": logo}
     salary = None
     if p.salary:
         s = p.salary

@@ -16,6 +16,7 @@ import nh3
 
 from syndicate.model import Address, Posting, Remote, Salary
 from syndicate.outputs.present import iso_text, json_number
+from syndicate.outputs.urls import site_url
 
 CONTEXT = "https://schema.org/"
 
@@ -63,12 +64,12 @@ def _salary(s: Salary) -> dict[str, Any]:
     return {"@type": "MonetaryAmount", "currency": s.currency, "value": amount}
 
 
-def _organization(p: Posting) -> dict[str, Any]:
+def _organization(p: Posting, url: str) -> dict[str, Any]:
     org: dict[str, Any] = {"@type": "Organization", "name": p.company.name}
     if p.company.url:
         org["sameAs"] = p.company.url
     if p.company.logo:
-        org["logo"] = p.company.logo
+        org["logo"] = site_url(p.company.logo, url)  # a shipped logo's site path, absolute as Google wants
     return org
 
 
@@ -80,7 +81,7 @@ def job_posting(p: Posting, url: str, *, description: bool = True) -> dict[str, 
         "@type": "JobPosting",
         "title": p.title,
         "identifier": {"@type": "PropertyValue", "name": p.company.name, "value": p.id},
-        "hiringOrganization": _organization(p),
+        "hiringOrganization": _organization(p, url),
         "url": url,
     }
     text = google_description(p.description_html) if description else ""

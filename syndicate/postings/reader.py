@@ -27,6 +27,7 @@ from syndicate.postings.text import (
     TooMuchMojibake,
     check_markdown,
     describe_controls,
+    drop_title_heading,
     has_controls,
     render_markdown,
     repair_mojibake,
@@ -271,7 +272,8 @@ def read_posting(raw: bytes, source: str, tz: tzinfo, limits: Limits = DEFAULT_L
             warnings.append(("description", "the Markdown body is empty: no description to publish"))
         clean = checked.model_dump(mode="json")
         try:
-            description_html = render_markdown(body, limits)  # checks again: a repair may add markup
+            # checks again (a repair may add markup); a first heading that repeats the title is dropped
+            description_html = drop_title_heading(render_markdown(body, limits), checked.title)
         except MarkdownRefused as exc:
             raise _Rejected("description", str(exc)) from None
         posting = Posting(
