@@ -16,6 +16,7 @@ import syndicate.postings.files
 import syndicate.postings.loader
 import syndicate.postings.parallel
 from syndicate.postings.files import scan
+from syndicate.postings.limits import Limits
 from syndicate.postings.loader import PostingLoader
 from syndicate.postings.reader import ERROR
 from syndicate.store.engine import Store
@@ -213,6 +214,34 @@ def test_the_last_good_version_is_the_one_this_process_served_when_the_database_
     store.forget_sources(["a.md"])  # as if the database had been away when it read
     break_file(path)
     assert loader.refresh().postings["a"].title == "Good"
+
+
+@pytest.mark.parametrize("change", ["parser version", "bound", "time zone"])
+def test_the_last_good_version_survives_an_upgrade_or_a_changed_setting(
+    postings_dir: Path, make_loader, store: Store, clock, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """Another parser version cannot trust the old records: it reads the file's last good text again."""
+    path = write(postings_dir, "a.md", posting_text(title="Good", date_posted="2026-11-02"))
+    before = make_loader(postings_dir)
+    served = before.refresh()
+    break_file(path)
+    assert before.refresh().stale == ("a.md",)
+    tz, limits = ZoneInfo("UTC"), Limits()
+    if change == "parser version":  # the next release's code
+        monkeypatch.setattr(syndicate.postings.loader, "current_parser_version", lambda: "0123456789abcdef")
+    elif change == "bound":
+        limits = Limits(tags=49)  # SYNDICATE_MAX_TAGS changed
+    else:
+        tz = ZoneInfo("Europe/Berlin")  # SYNDICATE_TIMEZONE changed
+    after = PostingLoader(postings_dir, store, tz, 1024 * 1024, clock=clock, limits=limits)
+    upgraded = after.refresh()
+    assert upgraded.postings["a"].title == "Good" and upgraded.stale == ("a.md",)
+    if change != "time zone":  # a date without an offset is another moment in another zone
+        assert upgraded.postings["a"].content_hash == served.postings["a"].content_hash
+    again = PostingLoader(postings_dir, store, tz, 1024 * 1024, clock=clock, limits=limits).refresh()
+    assert again.postings["a"].title == "Good", "the upgraded process kept it for the next one"
+    break_file(path, posting_text(title="Fixed"))
+    assert after.refresh().postings["a"].title == "Fixed"
 
 
 def test_a_new_file_that_never_read_stays_out(postings_dir: Path, make_loader) -> None:

@@ -27,7 +27,7 @@ from syndicate.postings.files import UNKNOWN, Stamp, distrust_racy, read_bytes, 
 from syndicate.postings.lastgood import keep_last_good
 from syndicate.postings.limits import DEFAULT_LIMITS, Limits
 from syndicate.postings.parallel import parse_many
-from syndicate.postings.reader import ERROR, Problem, ReadResult, result_from_json
+from syndicate.postings.reader import ERROR, Problem, ReadResult, read_posting, result_from_json
 from syndicate.postings.record import current_parser_version
 from syndicate.postings.snapshot import (
     EMPTY,
@@ -78,6 +78,17 @@ def cache_key(source: str, raw: bytes, tz: tzinfo, limits: Limits = DEFAULT_LIMI
 def stamp_prefix(tz: tzinfo, limits: Limits = DEFAULT_LIMITS) -> str:
     """How every stamp the parse cache keeps for this parser version, time zone and bounds begins."""
     return f"{current_parser_version()}:{tz}:{limits.cache_text()}:"
+
+
+def _file_text(raw: bytes, result: ReadResult) -> str | None:
+    """What the parse cache keeps of a file that read well: its text, so that another parser version
+    can read its last good version again while the file is broken (nothing of a broken file)."""
+    if result.posting is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 class PostingLoader:
@@ -217,6 +228,10 @@ class PostingLoader:
 
     # --- reading files ------------------------------------------------------------
 
+    def _read_again(self, source: str, text: str) -> ReadResult:
+        """A file's last good text read by this parser version (``keep_last_good``)."""
+        return read_posting(text.encode("utf-8"), source, self.tz, self.limits)
+
     def _read(self, sources: list[str], stamps: Mapping[str, Stamp]) -> dict[str, ReadResult]:
         """Read results for ``sources``: from the cache when the file is unchanged, else parsed. Files
         this process parsed first (of every process sharing the cache) are in ``_parsed_first``: their
@@ -243,14 +258,15 @@ class PostingLoader:
         by_key = cache(lambda: self.store.cached_by_key(raw_by_key), {}) if raw_by_key else {}
         misses = [(key, source, raw) for key, (source, raw) in raw_by_key.items() if key not in by_key]
         parsed = parse_many([(source, raw) for _, source, raw in misses], self.tz, self.limits)
-        for (key, source, _), (result, text, html) in zip(misses, parsed, strict=True):
+        for (key, source, raw), (result, text, html) in zip(misses, parsed, strict=True):
             results[source] = result
-            keep.append(CacheEntry(key, source, stamp[source], text, html))
+            keep.append(CacheEntry(key, source, stamp[source], text, html, _file_text(raw, result)))
         for key, entry in by_key.items():
-            source = raw_by_key[key][0]
+            source, raw = raw_by_key[key]
             results[source] = result_from_json(source, entry.result, entry.html)
-            keep.append(CacheEntry(key, source, stamp[source], entry.result, entry.html))
-        kept = keep_last_good(results, by_source, self._snapshot, self._stamp_prefix)
+            file_text = entry.file_text or _file_text(raw, results[source])
+            keep.append(CacheEntry(key, source, stamp[source], entry.result, entry.html, file_text))
+        kept = keep_last_good(results, by_source, self._snapshot, self._stamp_prefix, self._read_again)
         first = cache(lambda: self.store.cache_results(keep, replaced=by_source, kept=kept), None)
         parsed = {source for _, source, _ in misses}
         # without the cache no process can tell who was first: each reports what it parsed

@@ -15,13 +15,15 @@ from syndicate.store.tables import parse_cache
 
 @dataclass(frozen=True)
 class CacheEntry:
-    """A parsed file: ``key`` hashes its bytes (and the parser version); ``result`` is JSON text."""
+    """A parsed file: ``key`` hashes its bytes (and the parser version); ``result`` is JSON text;
+    ``file_text`` is the file itself when it read well (another parser version can read it again)."""
 
     key: str
     source: str
     stamp: str
     result: str
     html: str | None
+    file_text: str | None = None
 
 
 class ParseCache:
@@ -62,6 +64,7 @@ class ParseCache:
                 "stamp": e.stamp,
                 "result": e.result,
                 "html": e.html,
+                "file_text": e.file_text,
             }
             for e in entries
         ]

@@ -35,6 +35,8 @@ parse_cache = sa.Table(
     sa.Column("stamp", sa.Text, nullable=False),  # the file's stat stamp when it was read
     sa.Column("result", sa.Text, nullable=False),  # JSON of the read result, without the HTML
     sa.Column("html", sa.Text, nullable=True),  # the rendered description, kept apart: no JSON escaping
+    # the file's text when it read well (migration 0005): its last good version, for another parser version
+    sa.Column("file_text", sa.Text, nullable=True),
 )
 
 snapshot_version = sa.Table(
