@@ -91,6 +91,7 @@ def metric(web: Web, name: str) -> set[float]:
 class Run:
     before: Views
     broken: Views
+    upgraded: Views  # broken, after a restart of every process with another parse setting
     fixed: Views
     broken_health: list[dict]
     fixed_health: list[dict]
@@ -98,6 +99,7 @@ class Run:
     fixed_metric: set[float]
     events: list[tuple[str, str]]  # (type, posting id) the board received, in order
     log: str
+    upgraded_log: str
 
 
 def control_edit(postings: Path, sink: Sink, n: int) -> None:
@@ -166,13 +168,26 @@ def run(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Run
         broken = views(web, ids)
         broken_health = [r.json() for r in web.each_worker("/healthz")]
         stale_metric = metric(web, "syndicate_posting_files_stale")
+        log = web.output() + worker.output()
+
+        # a restart of every process under another parser setting (as an upgrade is): the records of the
+        # old one are not trusted, and the files' last good text is read again
+        web.stop()
+        worker.stop()
+        env = {**env, "SYNDICATE_MAX_TAGS": "49"}
+        web = Web(env, tmp_path / "web-upgraded.log")
+        worker = WorkerProcess(env, tmp_path / "worker-upgraded.log")
+        assert wait_for(lambda: web.all_healthy(all_stale), 30), web.health()
+        control_edit(postings, sink, 3)
+        upgraded = views(web, ids)
+        upgraded_log = web.output() + worker.output()
 
         for kind in kinds:
             path = postings / f"{kind}.md"
             path.chmod(0o644)
             write(postings, path.name, originals[kind])
         assert wait_for(lambda: web.all_healthy(status="ok"), 30), web.health()
-        control_edit(postings, sink, 3)
+        control_edit(postings, sink, 4)
         fixed = views(web, ids)
         fixed_health = [r.json() for r in web.each_worker("/healthz")]
         fixed_metric = metric(web, "syndicate_posting_files_stale")
@@ -187,13 +202,15 @@ def run(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Run
     yield Run(
         before,
         broken,
+        upgraded,
         fixed,
         broken_health,
         fixed_health,
         stale_metric,
         fixed_metric,
         events,
-        web.output() + worker.output(),
+        log,
+        upgraded_log,
     )
 
 
@@ -203,6 +220,8 @@ def test_the_page_keeps_its_bytes_and_etag(run: Run, kind: str) -> None:
     assert page[0].startswith(b"<!doctype html>") and f"Engineer ({kind})".encode() in page[0]
     assert run.broken.pages[kind] == {page}
     assert run.broken.jsonld[kind] == run.before.jsonld[kind]
+    assert run.upgraded.pages[kind] == {page}, "after an upgrade, the last good text read again"
+    assert run.upgraded.jsonld[kind] == run.before.jsonld[kind]
     assert run.fixed.pages[kind] == {page}  # the fix brings back the same posting, not a new one
 
 
@@ -211,6 +230,7 @@ def test_the_feeds_sitemap_and_api_keep_the_posting(run: Run, kind: str) -> None
     link = f"https://jobs.example/jobs/{kind}"
     assert link in run.before.feed_entries and link in run.broken.feed_entries
     assert link in run.broken.sitemap and kind in run.broken.api
+    assert link in run.upgraded.feed_entries and link in run.upgraded.sitemap and kind in run.upgraded.api
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -220,9 +240,10 @@ def test_the_board_is_told_nothing_about_a_broken_file(run: Run, kind: str) -> N
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_server_logs_the_stale_file_once_over_every_process(run: Run, kind: str) -> None:
-    lines = [line for line in run.log.splitlines() if f"posting {kind}.md:" in line]
-    assert len(lines) == 1, "\n".join(lines)
-    assert "error" in lines[0] and STALE_NOTE in lines[0]
+    for log in (run.log, run.upgraded_log):  # and once more by the processes of the new version
+        lines = [line for line in log.splitlines() if f"posting {kind}.md:" in line]
+        assert len(lines) == 1, "\n".join(lines)
+        assert "error" in lines[0] and STALE_NOTE in lines[0]
 
 
 def test_healthz_and_metrics_say_degraded_while_files_are_stale_and_ok_once_fixed(run: Run) -> None:
