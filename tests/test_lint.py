@@ -4,10 +4,14 @@ loads only the reading side."""
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -189,3 +193,127 @@ def test_docs_show_the_real_yaml_message(tmp_path: Path) -> None:
         "---\ntitle: Data Engineer\ncompany: Acme\ntags: [python, sql\nemployment_type: FULL_TIME\n---\n",
     )
     assert lint(tmp_path, "broken.md").stdout.splitlines() == [shown]
+
+
+def _served_and_broken(tmp_path: Path, database_url: str) -> Path:
+    """A served folder the server read once (its posting cached), whose file is broken since."""
+    served = tmp_path / "postings"
+    path = write(served, "data-engineer.md", posting_text("data-engineer", title="Data Engineer", **COMPLETE))
+    migrate(database_url)
+    store = Store(database_url)
+    try:
+        PostingLoader(served, store, UTC_ZONE, 1024 * 1024, clock=Clock(SHIPPED_NOW)).refresh()
+    finally:
+        store.close()
+    path.write_text(path.read_text(encoding="utf-8").replace("FULL_TIME", "SOMETIMES"), encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
+    return path
+
+
+@pytest.mark.parametrize("names", [(".", "{abs}"), ("ok.md", "../p/ok.md"), ("ok.md", "{abs}", "../p")])
+def test_a_file_given_under_two_names_is_linted_once(tmp_path: Path, names: tuple[str, ...]) -> None:
+    path = write(tmp_path / "p", "ok.md", posting_text("ok", **COMPLETE))
+    result = lint(tmp_path / "p", *(name.format(abs=path) for name in names))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout == ""
+    assert "1 file(s), 0 left out" in result.stderr
+
+
+def test_a_broken_served_file_given_twice_is_reported_and_marked_once(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'syndicate.db'}"
+    path = _served_and_broken(tmp_path, database_url)
+    env = {"SYNDICATE_POSTINGS_DIR": str(tmp_path / "postings"), "DATABASE_URL": database_url}
+    result = lint(tmp_path, "postings/data-engineer.md", str(path), "postings", **env)
+    lines = result.stdout.splitlines()
+    assert [line.split(": ")[0] for line in lines] == ["postings/data-engineer.md"] * 2, lines
+    assert "postings/data-engineer.md: file: stale: the server still serves" in lines[1]
+    assert "1 file(s), 1 left out (1 still served as their last good version)" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["mysql://x@127.0.0.1:9/x", "postgresql://x@127.0.0.1:notaport/x", "foo://bar"])
+def test_a_database_url_no_driver_takes_costs_only_the_stale_mark(tmp_path: Path, url: str) -> None:
+    write(tmp_path / "postings", "broken.md", "---\ntitle: x\nemployment_type: SOMETIMES\n---\n")
+    result = lint(tmp_path, "postings", SYNDICATE_POSTINGS_DIR=str(tmp_path / "postings"), DATABASE_URL=url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "broken.md: employment_type: error" in result.stdout
+    assert ": stale: " not in result.stdout
+    assert "1 file(s), 1 left out, " in result.stderr
+
+
+def test_lint_reads_a_sqlite_database_without_writing_to_it(tmp_path: Path) -> None:
+    db = tmp_path / "syndicate.db"
+    _served_and_broken(tmp_path, f"sqlite:///{db}")
+    with sqlite3.connect(db) as conn:  # a database in the rollback journal mode a server may have left
+        assert conn.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+    conn.close()
+    before = (db.read_bytes(), db.stat().st_mtime_ns, sorted(os.listdir(tmp_path)))
+    env = {"SYNDICATE_POSTINGS_DIR": str(tmp_path / "postings"), "DATABASE_URL": f"sqlite:///{db}"}
+    result = lint(tmp_path, "postings", **env)
+    assert ": stale: " in result.stdout, "the cache was read"
+    assert (db.read_bytes(), db.stat().st_mtime_ns, sorted(os.listdir(tmp_path))) == before
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        conn.execute("BEGIN EXCLUSIVE")  # a writer holds the database: lint waits a moment, not the writer's time
+        started = time.monotonic()
+        locked = lint(tmp_path, "postings", **env)
+        waited = time.monotonic() - started
+        conn.rollback()
+    finally:
+        conn.close()
+    assert locked.returncode == 1 and ": stale: " not in locked.stdout and "Traceback" not in locked.stderr
+    assert waited < 15, waited
+
+
+def test_a_subfolder_that_cannot_be_listed_is_an_error_not_a_log_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Root may list any folder, so the refusal is made in process, where ``scan`` opens the folder."""
+    from syndicate.postings import files
+
+    root = tmp_path / "postings"
+    write(root, "good.md", posting_text("good", **COMPLETE))
+    write(root / "team", "hidden.md", "---\ntitle: [\n---\n")
+    real_open = os.open
+
+    def refusing(path, flags, *args, **kwargs):
+        if os.fspath(path) == str(root / "team") and flags & os.O_DIRECTORY:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing)
+    results = files.read_folder(root, UTC_ZONE, 1024 * 1024)
+    assert sorted(results) == ["good.md", "team"]
+    assert [str(p) for p in results["team"].problems] == [
+        "team: folder: error: cannot list the folder: Permission denied"
+    ]
+    found = files.read_paths([root, root / "good.md"], UTC_ZONE, 1024 * 1024)
+    assert sorted(found) == [f"{root.as_posix()}/good.md", f"{root.as_posix()}/team"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], "lint reports it, once"
+    # the server's scan has no author to tell: it logs the folder, and serves the rest
+    with caplog.at_level(logging.WARNING, logger="syndicate.postings.files"):
+        assert list(files.scan(root)) == ["good.md"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"cannot list {root / 'team'}: [Errno 13] Permission denied: '{root / 'team'}'"
+    ]
+
+
+def test_a_file_that_is_not_regular_is_refused_as_such(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.md")
+    result = lint(tmp_path, "pipe.md", "/dev/zero", "--format", "json")
+    rows = [(r["file"], r["field"], r["level"], r["message"]) for r in json.loads(result.stdout)]
+    assert rows == [
+        ("/dev/zero", "file", "error", "not a regular file"),
+        ("pipe.md", "file", "error", "not a regular file"),
+    ]
+    assert result.returncode == 1
+
+
+def test_a_file_longer_than_its_size_says_is_held_to_the_limit(tmp_path: Path) -> None:
+    status = Path("/proc/self/status")  # a regular file of size 0 whose reading gives more than 100 bytes
+    if not status.is_file():
+        pytest.skip("needs Linux /proc")
+    result = lint(tmp_path, str(status), "--format", "json", SYNDICATE_MAX_POSTING_BYTES="100")
+    rows = [(r["field"], r["message"]) for r in json.loads(result.stdout)]
+    assert rows == [("file", "the file is over the limit of 100 bytes (SYNDICATE_MAX_POSTING_BYTES)")]

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = (".md", ".markdown", ".txt")
 UNUSABLE_NAME = "the file name is not printable UTF-8 text; rename the file"
+NOT_REGULAR = "not a regular file"
 
 # (mtime_ns, ctime_ns, size, inode): a file whose stamp is unchanged is not re-read. ctime moves
 # on every write or rename and cannot be set back, so a same-size edit with a restored mtime shows.
@@ -33,14 +34,30 @@ def _encodable(name: str) -> bool:
     return True
 
 
-def scan(root: Path, unusable: list[str] | None = None) -> dict[str, Stamp]:
+def _shown(name: str) -> str:
+    """A name as text that can be printed (bytes that are not UTF-8 shown as U+FFFD)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def scan(
+    root: Path, unusable: list[str] | None = None, unlistable: list[tuple[str, str]] | None = None
+) -> dict[str, Stamp]:
     """Every posting file below ``root`` with its stamp: one ``stat`` per file, no reads.
 
     Symbolic links are followed only to files inside ``root``; linked folders
     are not entered (they would list the same files twice); only regular files
-    count. Files whose names are not UTF-8 text are listed in ``unusable``. This
-    loop is the whole cost of a no-change check, so it does no more than it must.
+    count. Files whose names are not UTF-8 text are listed in ``unusable``; folders
+    that cannot be listed, in ``unlistable`` (their path below ``root`` with a
+    trailing slash, ``""`` for ``root``, and why) or else logged. This loop is the
+    whole cost of a no-change check, so it does no more than it must.
     """
+
+    def cannot_list(folder: str, prefix: str, exc: OSError) -> None:
+        if unlistable is None:
+            log.warning("cannot list %s: %s", folder, exc)
+        else:
+            unlistable.append((_shown(prefix), exc.strerror or str(exc)))
+
     real_root = os.path.realpath(root)
     found: dict[str, Stamp] = {}
     pending = [(str(root), "")]
@@ -49,13 +66,13 @@ def scan(root: Path, unusable: list[str] | None = None) -> dict[str, Stamp]:
         try:
             fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
-            log.warning("cannot list %s: %s", folder, exc)
+            cannot_list(folder, prefix, exc)
             continue
         try:
             # listing by descriptor makes each stat relative to it (fstatat): no path walk per file
             entries = list(os.scandir(fd))
         except OSError as exc:
-            log.warning("cannot list %s: %s", folder, exc)
+            cannot_list(folder, prefix, exc)
             entries = []
         try:
             for entry in entries:
@@ -79,7 +96,7 @@ def scan(root: Path, unusable: list[str] | None = None) -> dict[str, Stamp]:
                     continue  # a FIFO or device named x.md would block the reader
                 if not name.isprintable() or not _encodable(name):
                     if unusable is not None:
-                        unusable.append(f"{prefix}{name}".encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+                        unusable.append(_shown(f"{prefix}{name}"))
                     continue
                 found[f"{prefix}{name}"] = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
         finally:
@@ -96,18 +113,26 @@ def read_bytes(root: Path, source: str, max_bytes: int) -> bytes | ReadResult | 
     except OSError as exc:
         return rejected_file(source, "file", f"cannot read the file: {exc.strerror or exc}")
     try:
-        size = os.fstat(fd).st_size
-        if size > max_bytes:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device (given to lint, or swapped in since the scan)
+            return rejected_file(source, "file", NOT_REGULAR)
+        if st.st_size > max_bytes:
             return rejected_file(
                 source,
                 "file",
-                f"the file is {size} bytes, over the limit of {max_bytes} (SYNDICATE_MAX_POSTING_BYTES)",
+                f"the file is {st.st_size} bytes, over the limit of {max_bytes} (SYNDICATE_MAX_POSTING_BYTES)",
             )
         chunks = []
-        while chunk := os.read(fd, max_bytes + 1):  # plain os.read: a third of open()'s cost per file
+        read = 0
+        while chunk := os.read(fd, max_bytes + 1 - read):  # plain os.read: a third of open()'s cost per file
             chunks.append(chunk)
-            if sum(map(len, chunks)) > max_bytes:
-                break
+            read += len(chunk)
+            if read > max_bytes:  # it grew since the fstat, or its size says nothing (/proc)
+                return rejected_file(
+                    source,
+                    "file",
+                    f"the file is over the limit of {max_bytes} bytes (SYNDICATE_MAX_POSTING_BYTES)",
+                )
         return b"".join(chunks)
     except FileNotFoundError:
         return None  # removed since the scan; the next scan drops it
@@ -124,9 +149,13 @@ def read_folder(
     path below ``root``, after ``prefix``."""
     results: dict[str, ReadResult] = {}
     unusable: list[str] = []
-    stamps = scan(root, unusable)
+    unlistable: list[tuple[str, str]] = []
+    stamps = scan(root, unusable, unlistable)
     for name in unusable:
         results[prefix + name] = rejected_file(prefix + name, "file", UNUSABLE_NAME)
+    for folder, reason in unlistable:  # its files would pass unseen: the folder is an error of its own
+        name = (prefix + folder).rstrip("/") or "."  # "." is ``root`` itself, named alone
+        results[name] = rejected_file(name, "folder", f"cannot list the folder: {reason}")
     for source in sorted(stamps):
         raw = read_bytes(root, source, max_bytes)
         if raw is not None:
@@ -148,11 +177,26 @@ def read_paths(
     caller has checked that each path is a readable folder or a file.
     """
     found: dict[str, tuple[Path, ReadResult]] = {}
+    seen: set[str] = set()  # each file once, by its real path, under the first name given for it
+
+    def first(path: Path) -> bool:
+        if len(paths) == 1:
+            return True  # one folder lists each file once
+        real = os.path.realpath(path)
+        if real in seen:
+            return False
+        seen.add(real)
+        return True
+
     for path in paths:
         if path.is_dir():
             prefix = "" if len(paths) == 1 else f"{path.as_posix().rstrip('/')}/"
             for name, result in read_folder(path, tz, max_bytes, limits, prefix).items():
-                found[name] = (path / name.removeprefix(prefix), result)
+                file = path / name.removeprefix(prefix) if name.startswith(prefix) else path  # or the folder
+                if first(file):
+                    found[name] = (file, result)
+            continue
+        if not first(path):
             continue
         name = path.as_posix()
         raw = read_bytes(Path(), name, max_bytes)
