@@ -63,10 +63,16 @@ def _language(raw: str) -> str:
         return raw
     from babel import Locale, UnknownLocaleError
 
+    tag = raw.strip().replace("_", "-")
+    # CLDR's 'root' names no language, and Babel reads 'und' (undetermined) as a guess (en-US)
+    if tag.split("-", 1)[0].lower() in ("root", "und"):
+        raise ValueError(f"{raw!r} names no language; give a locale such as en, de or fr-CA")
     try:
-        locale = Locale.parse(raw.strip().replace("_", "-"), sep="-")
+        locale = Locale.parse(tag, sep="-")
     except (UnknownLocaleError, ValueError, TypeError) as exc:
         raise ValueError(f"unknown language {raw!r}; give a locale such as en, de or fr-CA") from exc
+    if locale.language == "root":
+        raise ValueError(f"{raw!r} names no language; give a locale such as en, de or fr-CA")
     return "-".join(part for part in (locale.language, locale.script, locale.territory, locale.variant) if part)
 
 

@@ -182,12 +182,15 @@ def test_a_body_that_starts_with_its_title_shows_the_title_once(
 def test_only_a_leading_h1_or_h2_equal_to_the_title_is_dropped() -> None:
     html = render_markdown("# Senior  **Rust** Developer\n\nWe hire.\n")
     assert drop_title_heading(html, "senior rust developer") == "<p>We hire.</p>\n"
+    decomposed = render_markdown("# Cafe\u0301 Manager\n\nText.\n")  # é as e + U+0301, the title as one é
+    assert drop_title_heading(decomposed, "Caf\u00e9 manager") == "<p>Text.</p>\n"
     assert drop_title_heading(render_markdown("## R&amp;D Lead\n\nText.\n"), "R&D lead") == "<p>Text.</p>\n"
     kept = [
         ("# About us\n\nText.\n", "Senior"),  # another heading
         ("### Senior\n\nText.\n", "Senior"),  # a heading three levels down is a section, not the title
         ("Intro.\n\n# Senior\n\nText.\n", "Senior"),  # not the first thing
         ("# Senior\n", "Senior"),  # the whole description: kept
+        ("# [Senior](https://example.com/team)\n\nText.\n", "Senior"),  # a link the title does not give
     ]
     for markdown, title in kept:
         html = render_markdown(markdown)

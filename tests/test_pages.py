@@ -8,6 +8,7 @@ process is started with) against gunicorn serving the shipped postings.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from processes import Web, service_env
 
 from syndicate.model import Address, ApplicantLocation, Salary
 from syndicate.outputs.present import initials, words
+from syndicate.outputs.sitemap import SITEMAP_NS
 from syndicate.outputs.urls import company_slug, site_url
 from syndicate.postings.schema import validate_front_matter
 from syndicate.settings import SettingsError, load_settings
@@ -120,6 +122,44 @@ def test_a_salary_is_written_in_the_currency_and_locale(language: str, salary: S
 
 
 @pytest.mark.parametrize(
+    ("salary", "pattern"),
+    [
+        (Salary("USD", "YEAR", value=1e28), r"USD 9,999,999,999,999,999,583,119,736,832 a year"),
+        (Salary("EUR", "YEAR", min=1e27, max=1e30), r"EUR 1,000[\d,]+–1,000,000[\d,]+ a year"),
+        (Salary("JPY", "HOUR", max=1e300), r"up to JPY 1(,\d{3}){100} an hour"),
+    ],
+)
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_a_salary_past_what_babel_can_format_is_written_plainly(language: str, salary: Salary, pattern: str) -> None:
+    # a page must not answer 500 for one salary, whatever the store once held: the feeds' plain wording
+    assert re.fullmatch(pattern, words(language).salary(salary))
+
+
+def test_a_salary_of_a_trillion_or_more_is_refused_naming_the_field() -> None:
+    def problems(amount: object) -> list[tuple[str, str]]:
+        checked = validate_front_matter(
+            {"id": "a", "title": "T", "company": "C", "salary": {"value": amount, "currency": "USD", "per": "YEAR"}},
+            UTC,
+        )
+        return [(p.field, p.message) for p in checked] if isinstance(checked, list) else []
+
+    assert problems(999_999_999_999) == [] and problems(999_999_999_999.5) == []
+    for amount in (10**12, 1e28, 10**400):  # an int past any float too: refused, not an OverflowError
+        [(field, message)] = problems(amount)
+        assert field == "salary.value" and message.startswith("must be less than 1,000,000,000,000, got "), amount
+
+
+@pytest.mark.parametrize(("field", "front_matter"), [("title", {"title": "{}"}), ("company.name", {"company": "{}"})])
+@pytest.mark.parametrize("text", ["Dev\n---\nstatus: open", "Dev\r\nOps", "Dev\u2028Ops"])
+def test_a_title_or_company_name_is_one_line(field: str, front_matter: dict[str, str], text: str) -> None:
+    data = {"id": "a", "title": "Dev", "company": "Acme"} | {k: v.format(text) for k, v in front_matter.items()}
+    problems = validate_front_matter(data, UTC)
+    assert isinstance(problems, list) and [(p.field, p.message) for p in problems] == [
+        (field, f"must be one line, got {text!r}")
+    ]
+
+
+@pytest.mark.parametrize(
     ("name", "expected"),
     [
         ("Verdant Grid", "VG"),
@@ -140,6 +180,13 @@ def test_initials_stand_for_the_company(name: str, expected: str) -> None:
 @pytest.mark.parametrize(("raw", "tag"), [("en", "en"), ("de", "de"), ("fr-CA", "fr-CA"), ("fr_CA", "fr-CA")])
 def test_the_language_is_a_cldr_locale_kept_as_its_bcp47_tag(raw: str, tag: str) -> None:
     assert load_settings(environ={"SYNDICATE_LANGUAGE": raw}).language == tag
+
+
+@pytest.mark.parametrize("raw", ["root", "und", "UND", "und-DE", "root_DE"])
+def test_a_language_tag_that_names_no_language_is_refused(raw: str) -> None:
+    # Babel reads 'root' as CLDR's root locale and 'und' as a guess (en-US): neither is the site's language
+    with pytest.raises(SettingsError, match=f"SYNDICATE_LANGUAGE: '{raw}' names no language"):
+        load_settings(environ={"SYNDICATE_LANGUAGE": raw})
 
 
 def test_an_unknown_language_names_the_variable() -> None:
@@ -331,6 +378,54 @@ def test_a_job_page_links_to_its_company_page(site: Web) -> None:
     [link] = doc.xpath("//a[normalize-space()='Open positions at Rise & Crumb Bakehouse']")
     assert link.get("href") == f"{site.base}/companies/rise-crumb-bakehouse"
     assert company_slug("Rise & Crumb Bakehouse") == "rise-crumb-bakehouse"
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("C++ Shop", "c-plus-plus-shop"),
+        ("C Shop", "c-shop"),
+        ("C# Guild", "c-sharp-guild"),
+        ("???", "company-" + hashlib.sha256(b"???").hexdigest()[:8]),
+        ("¿¡!?", "company-" + hashlib.sha256("¿¡!?".encode()).hexdigest()[:8]),
+        ("ＡＣＭＥ", "acme"),  # width-folded, as the filter compares
+    ],
+)
+def test_every_company_name_has_a_slug_of_its_own(name: str, slug: str) -> None:
+    assert company_slug(name) == slug
+
+
+COMPANIES = {"q": "???", "cpp": "C++ Shop", "c": "C Shop", "tab": "Tab\tWorks", "long": "L" * 250}
+
+
+def test_every_company_page_answers_and_its_feeds_list_exactly_its_postings(
+    make_app: Callable[..., Any], postings_dir: Path
+) -> None:
+    for pid, name in COMPANIES.items():
+        text = f"---\nid: {pid}\ntitle: Role {pid}\ncompany: {{name: {json.dumps(name)}}}\n---\n\nText.\n"
+        write(postings_dir, f"{pid}.md", text)
+    client = make_app(postings_dir, base_url="https://jobs.example").test_client()
+    pages = set()
+    for pid in COMPANIES:
+        [href] = html.fromstring(client.get(f"/jobs/{pid}").text).xpath("//p[@class='company-jobs']/a/@href")
+        path = href.removeprefix("https://jobs.example")
+        assert path.startswith("/companies/") and path != "/companies/", href
+        pages.add(path)
+        company = client.get(path)
+        assert company.status_code == 200, (pid, path)
+        doc = html.fromstring(company.text)
+        assert [a.get("href").rsplit("/", 1)[1] for a in doc.xpath("//article/h2/a")] == [pid]
+        for feed in doc.xpath("//head/link[@rel='alternate']/@href"):  # a name the filter refuses advertises none
+            body = client.get(feed.removeprefix("https://jobs.example")).data
+            if "/feed.json" in feed:
+                links = [item["url"] for item in json.loads(body)["items"]]
+            else:
+                links = [e.link for e in feedparser.parse(body).entries]
+            assert [link.rsplit("/", 1)[1] for link in links] == [pid], feed
+    assert len(pages) == len(COMPANIES)
+    sitemap = etree.fromstring(client.get("/sitemap.xml").data)
+    locs = {e.text.removeprefix("https://jobs.example") for e in sitemap.iter(f"{{{SITEMAP_NS}}}loc")}
+    assert {loc for loc in locs if loc.startswith("/companies/")} == pages
 
 
 def test_a_company_page_lists_its_open_jobs_and_advertises_its_feeds(site: Web) -> None:

@@ -11,6 +11,7 @@ not give, so templates never print "None" and nothing is made up.
 from __future__ import annotations
 
 import copy
+import decimal
 import gettext
 import re
 from collections.abc import Iterable
@@ -234,7 +235,16 @@ class Words:
 
     def money(self, amounts: tuple[float, ...], currency: str) -> str:
         """'€70,000', '$19.50–22.00', '70.000–90.000 €': the currency's own decimals (none for JPY), and
-        none at all when every amount is whole; a range names its currency once, an en dash between."""
+        none at all when every amount is whole; a range names its currency once, an en dash between.
+
+        Never raises: an amount Babel cannot format (past ~1e28 its decimal context gives up) is written
+        as the feeds write it, 'USD 1e+30', so that no page answers 500 for one posting's salary."""
+        try:
+            return self._money(amounts, currency)
+        except (decimal.InvalidOperation, ValueError, OverflowError):
+            return f"{currency} {'–'.join(amount_text(a) for a in amounts)}"
+
+    def _money(self, amounts: tuple[float, ...], currency: str) -> str:
         digits = get_currency_precision(currency)
         if all(a == int(a) for a in amounts):
             digits = 0

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from syndicate.model import Posting
 from syndicate.outputs import api, feeds, indeed, pages, sitemap
 from syndicate.outputs.catalog import Catalog
-from syndicate.outputs.filters import Filter, parse_filter
+from syndicate.outputs.filters import Filter, FilterError, parse_filter
 from syndicate.outputs.jsonld import job_posting, script_json
 from syndicate.outputs.rendered import Rendered
 from syndicate.outputs.urls import Links, company_slug
@@ -226,6 +226,15 @@ def companies(catalog: Catalog, epoch: int) -> dict[str, list[Posting]]:
     return catalog.memo(("companies", epoch), group)
 
 
+def _company_filter(name: str) -> Filter | None:
+    """The ``company`` filter of one spelling, as the feeds read it from their query; ``None`` for a name
+    the feeds would refuse (over the filter's length, a tab): its feeds are not advertised, the page stands."""
+    try:
+        return parse_filter({"company": [name]})
+    except FilterError:
+        return None
+
+
 def company_page(catalog: Catalog, epoch: int, slug: str, page: int, links: Links, site: Site) -> Rendered:
     """``/companies/<slug>``: the company's open postings, newest first, paged like the index; its feeds
     advertised with the ``company`` filter spelled as the feeds spell it in their ``rel=self``."""
@@ -235,7 +244,7 @@ def company_page(catalog: Catalog, epoch: int, slug: str, page: int, links: Link
     part = paginate(listed, page, site.page_size)
     newest = listed[0].company
     spellings = dict.fromkeys(p.company.name for p in listed)  # 'Acme Inc' and 'ACME, Inc.' share a page
-    filters = list({f.company: f for f in (parse_filter({"company": [name]}) for name in spellings)}.values())
+    filters = list({f.company: f for f in (_company_filter(name) for name in spellings) if f}.values())
     company = pages.Company(
         name=newest.name,
         slug=slug,

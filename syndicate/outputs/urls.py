@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
@@ -16,12 +17,21 @@ FEED_PATHS = {
 }
 
 _NOT_SLUG = re.compile(r"[\W_]+")
+# signs that make a name of their own ('C++' is not 'C', 'C#' neither), spelled out; '&' and the rest
+# stay separators ('Rise & Crumb' and 'Rise Crumb' are one company, and the URLs already out stay)
+_SPELLED = {"+": "-plus-", "#": "-sharp-"}
 
 
 def company_slug(name: str) -> str:
-    """The company's path segment: its name as the ``company`` filter compares it (case- and width-folded),
-    runs of anything but letters and digits as one hyphen: 'Rise & Crumb Bakehouse' -> 'rise-crumb-bakehouse'."""
-    return _NOT_SLUG.sub("-", fold(name)).strip("-")
+    """The company's path segment, never empty: its name as the ``company`` filter compares it (case- and
+    width-folded), '+' and '#' spelled out, runs of anything else but letters and digits as one hyphen:
+    'Rise & Crumb Bakehouse' -> 'rise-crumb-bakehouse', 'C++ Shop' -> 'c-plus-plus-shop'. A name with
+    no letter or digit at all ('???') is 'company-' and the first 8 hex digits of its folded form's
+    SHA-256: the same name, the same page, in every process."""
+    folded = fold(name)
+    spelled = "".join(_SPELLED.get(c, c) for c in folded)
+    slug = _NOT_SLUG.sub("-", spelled).strip("-")
+    return slug or "company-" + hashlib.sha256(folded.encode()).hexdigest()[:8]
 
 
 def is_site_path(value: str) -> bool:

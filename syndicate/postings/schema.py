@@ -35,6 +35,8 @@ from syndicate.postings.spellings import (
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 MAX_ID_LENGTH = 200  # the store's column
 SUBDIVISION = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}\Z")  # ISO 3166-2, e.g. US-CA
+# no pay is a trillion a period; past ~1e28 Babel cannot even format the number (decimal.InvalidOperation)
+MAX_AMOUNT = 1e12
 
 
 @dataclass(frozen=True)
@@ -77,18 +79,27 @@ def _absolute_url_or_site_path(value: Any) -> str:
     return value
 
 
+def _one_line(value: Any) -> str:
+    """A title or company name: one line, since every output shows it as one (a heading, a feed title)."""
+    value = _text(value)
+    if len(value.splitlines()) > 1:
+        raise ValueError(f"must be one line, got {value!r}")
+    return value
+
+
 def _one_or_many(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
 Text = Annotated[str, BeforeValidator(_text)]
+OneLine = Annotated[str, BeforeValidator(_one_line)]
 Url = Annotated[str, BeforeValidator(_absolute_url)]
 UrlOrSitePath = Annotated[str, BeforeValidator(_absolute_url_or_site_path)]
 
 
 class CompanyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: Text
+    name: OneLine
     url: Url | None = None
     logo: UrlOrSitePath | None = None
 
@@ -170,10 +181,12 @@ class SalaryIn(BaseModel):
     def _amount(cls, value: Any) -> Any:
         if isinstance(value, bool) or (value is not None and not isinstance(value, int | float)):
             raise ValueError(f"must be a number, got {value!r}")
-        if value is not None and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):  # an int is finite (and may be past a float)
             raise ValueError(f"must be a finite number, got {value!r}")
         if value is not None and value < 0:
             raise ValueError(f"must not be negative, got {value!r}")
+        if value is not None and value >= MAX_AMOUNT:
+            raise ValueError(f"must be less than {MAX_AMOUNT:,.0f}, got {value!r}")
         return value
 
     @model_validator(mode="after")
@@ -215,7 +228,7 @@ class FrontMatter(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str
-    title: Text
+    title: OneLine
     company: CompanyIn
     location: list[AddressIn] = []
     remote: Remote = Remote.NO

@@ -11,6 +11,7 @@ import ctypes
 import functools
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable
 from html import unescape
 
@@ -330,15 +331,19 @@ _ANY_TAG = re.compile(r"<[^>]*>")
 
 
 def _folded(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    # NFC: a title typed as 'é' and a heading written 'e' + U+0301 are the same words
+    return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
 
 
 def drop_title_heading(html: str, title: str) -> str:
     """The rendered body without a first ``h1`` or ``h2`` that only repeats the posting's title (compared
     without case, spacing or inline markup), which every output already shows above it; a body that is
-    nothing but that heading keeps it (it is then the whole description)."""
+    nothing but that heading keeps it (it is then the whole description). A heading with a link keeps
+    it: the link is something the title above does not give."""
     found = _LEADING_HEADING.match(html)
-    if found is None or _folded(unescape(_ANY_TAG.sub("", found.group(2)))) != _folded(title):
+    if found is None or "<a" in found.group(2).lower():
+        return html
+    if _folded(unescape(_ANY_TAG.sub("", found.group(2)))) != _folded(title):
         return html
     rest = html[found.end() :]
     return rest if rest.strip() else html
