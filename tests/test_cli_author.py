@@ -13,13 +13,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import extruct
+import lxml.html
 import pytest
 import requests
 import yaml
-from conftest import posting_text, write
+from conftest import SHIPPED_NOW, Clock, migrate, posting_text, write
 from processes import free_port, wait_for
 
+from syndicate.postings.loader import PostingLoader
 from syndicate.postings.reader import read_posting
+from syndicate.store.engine import Store
 
 pytestmark = pytest.mark.slow
 
@@ -130,7 +133,7 @@ def test_new_without_a_flag_and_without_input_does_not_write(tmp_path: Path, pos
 
 HOSTILE_TITLES = [
     'Engineer: "C++" #1',
-    "Lead\nnight shift: #2 'ops'",
+    "Lead: night shift #2 'ops'",
     "- [x] {y}: &a *a !tag %z @w `q` | > yes",
     "no",
     "007",
@@ -166,6 +169,35 @@ def test_new_names_a_salary_it_cannot_read(tmp_path: Path, postings: Path) -> No
     result = syndicate(tmp_path, "new", *ALL_FLAGS, "--salary", "lots")
     assert result.returncode == 2 and "'lots' is not MIN-MAX CURRENCY/PER" in result.stderr
     assert not list(postings.iterdir())
+
+
+def test_new_writes_a_whole_amount_exactly_and_refuses_one_no_page_could_show(tmp_path: Path, postings: Path) -> None:
+    huge = syndicate(tmp_path, "new", *ALL_FLAGS, "--salary", "99999999999999999999999999999999 USD/YEAR")
+    assert huge.returncode == 1 and "salary.value: error: must be less than 1,000,000,000,000" in huge.stderr
+    assert not list(postings.iterdir())
+    exact = syndicate(tmp_path, "new", *ALL_FLAGS, "--salary", "999,999,999,999 USD/YEAR")
+    assert exact.returncode == 0, exact.stderr
+    assert front_matter(postings / "verdant-grid-senior-data-engineer.md")["salary"]["value"] == 999_999_999_999
+
+
+@pytest.mark.parametrize(("flag", "field"), [("--title", "title"), ("--company", "company.name")])
+def test_new_refuses_a_title_or_company_of_more_than_one_line(
+    tmp_path: Path, postings: Path, flag: str, field: str
+) -> None:
+    result = syndicate(tmp_path, "new", *ALL_FLAGS, flag, "Dev\n---\nstatus: open", "--id", "dev")
+    assert result.returncode == 1 and f"{field}: error: must be one line" in result.stderr
+    assert not list(postings.iterdir())
+
+
+def test_new_refuses_an_id_another_file_already_uses(tmp_path: Path, postings: Path) -> None:
+    live = write(postings / "older", "zz.md", posting_text("verdant-grid-senior-data-engineer", status="open"))
+    before = live.read_bytes()
+    result = syndicate(tmp_path, "new", *ALL_FLAGS)
+    assert result.returncode == 1
+    assert f"id 'verdant-grid-senior-data-engineer' is already used by {postings / 'older' / 'zz.md'}" in result.stderr
+    assert [p.name for p in postings.rglob("*.md")] == ["zz.md"] and live.read_bytes() == before
+    other = syndicate(tmp_path, "new", *ALL_FLAGS, "--id", "verdant-grid-data-engineer-2")
+    assert other.returncode == 0, other.stderr
 
 
 def test_new_refuses_what_the_service_would_leave_out(tmp_path: Path, postings: Path) -> None:
@@ -242,6 +274,39 @@ def test_preview_of_a_broken_file_names_file_field_and_reason(tmp_path: Path, po
     assert "left out of every output" in result.stderr
 
 
+def test_preview_of_a_broken_file_the_server_still_serves_says_it_stays_live(tmp_path: Path, postings: Path) -> None:
+    path = write(postings, "night-baker.md", DRAFT.replace("status: draft", "status: open"))
+    database_url = f"sqlite:///{tmp_path / 'syndicate.db'}"
+    migrate(database_url)
+    store = Store(database_url)
+    try:  # the server read it, in the zone the command reads its files in
+        PostingLoader(postings, store, ZoneInfo(TIMEZONE), 1024 * 1024, clock=Clock(SHIPPED_NOW)).refresh()
+    finally:
+        store.close()
+    path.write_text(path.read_text(encoding="utf-8").replace("PART_TIME", "SOMETIMES"), encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
+    result = syndicate(tmp_path, "preview", "postings/night-baker.md", DATABASE_URL=database_url)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "employment_type: error:" in result.stderr
+    assert "everywhere: stale: the server still serves the last good version ('Night Baker'" in result.stderr
+    assert "until the file is fixed" in result.stderr and "left out of every output" not in result.stderr
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "night-baker.md").write_bytes(path.read_bytes())
+    elsewhere = syndicate(tmp_path, "preview", "copy/night-baker.md", DATABASE_URL=database_url)
+    assert elsewhere.returncode == 1 and "left out of every output" in elsewhere.stderr, "another folder is not served"
+
+
+def test_preview_names_a_missing_date_posted_once(tmp_path: Path, postings: Path) -> None:
+    write(postings, "undated.md", posting_text("undated"))
+    result = syndicate(tmp_path, "preview", "postings/undated.md")
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if "date_posted" in line] == [
+        "page /jobs/undated (JSON-LD for Google for Jobs): date_posted: warning: missing; the posting is dated "
+        "when the server first sees the file (each new database, each fresh clone of the folder sees it anew): "
+        "give the date the job was posted"
+    ]
+
+
 def test_preview_serve_answers_over_http_and_reads_the_file_again(tmp_path: Path, postings: Path) -> None:
     path = write(postings, "night-baker.md", DRAFT)
     port = free_port()
@@ -249,7 +314,12 @@ def test_preview_serve_answers_over_http_and_reads_the_file_again(tmp_path: Path
     server = subprocess.Popen(
         [sys.executable, "-m", "syndicate", "preview", str(path), "--serve", "--port", str(port)],
         cwd=tmp_path,
-        env={**env, "SYNDICATE_BOARDS": str(tmp_path / "boards.toml"), "DATABASE_URL": f"sqlite:///{tmp_path}/db"},
+        env={
+            **env,
+            "SYNDICATE_BOARDS": str(tmp_path / "boards.toml"),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/db",
+            "SYNDICATE_BASE_URL": "https://jobs.example",  # production's: the preview must not load from it
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -267,8 +337,19 @@ def test_preview_serve_answers_over_http_and_reads_the_file_again(tmp_path: Path
         first = requests.get(url, timeout=5)
         assert first.headers["Content-Type"] == "text/html; charset=utf-8"
         [job] = job_postings(first.content, url)
-        assert job["title"] == "Night Baker" and job["url"] == url  # no base URL: the address served
+        assert job["title"] == "Night Baker" and job["url"] == url  # the address served, not the base URL
+        page = lxml.html.fromstring(first.content)
+        assert page.xpath("//link[@rel='stylesheet']/@href") == [f"http://127.0.0.1:{port}/static/style.css"]
         assert requests.get(f"http://127.0.0.1:{port}/static/style.css", timeout=5).status_code == 200
+        head = requests.head(url, timeout=5)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["Content-Length"] == first.headers["Content-Length"]
+        assert requests.get(url, headers={"Host": f"localhost:{port}"}, timeout=5).status_code == 200
+        for host in (f"rebound.example:{port}", "127.0.0.1", f"127.0.0.1:{port + 1}"):  # DNS rebinding
+            refused = requests.get(url, headers={"Host": host}, timeout=5)
+            assert refused.status_code == 421 and "Night Baker" not in refused.text, host
+        long_name = requests.get(f"http://127.0.0.1:{port}/static/{'x' * 5000}.svg", timeout=5)
+        assert long_name.status_code == 404
         logo = requests.get(f"http://127.0.0.1:{port}/static/logos/ledgerly.svg", timeout=5)
         assert logo.status_code == 200 and logo.headers["Content-Type"] == "image/svg+xml"  # the shipped logos
         for outside in ("../pages.py", "logos/../../pages.py", "%2e%2e/pages.py", ".hidden"):
@@ -282,7 +363,7 @@ def test_preview_serve_answers_over_http_and_reads_the_file_again(tmp_path: Path
     finally:
         server.terminate()
         _out, err = server.communicate(timeout=20)
-    assert f"previewing {path} at {url}" in err
+    assert f"previewing {path} at {url}" in err and "Traceback" not in err
     assert not (tmp_path / "db").exists() and not (tmp_path / "instance").exists(), "preview stores nothing"
 
 

@@ -1,7 +1,8 @@
 """``syndicate new`` and ``syndicate preview``: writing a posting, and seeing it before it is published.
 
-Neither opens the database: ``new`` writes one file, ``preview`` reads one and renders it with the
-web's own functions (``syndicate.outputs.preview``).
+Neither writes to the database: ``new`` writes one file, ``preview`` reads one and renders it with the
+web's own functions (``syndicate.outputs.preview``); only for a broken file of the served folder does
+``preview`` read the parse cache, as lint does, to say whether its last good version is still served.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import click
 from syndicate.cli import context
 
 if TYPE_CHECKING:
+    from syndicate.model import Posting
     from syndicate.outputs.preview import Note
     from syndicate.outputs.rendered import Rendered
     from syndicate.postings.reader import ReadResult
@@ -75,7 +77,11 @@ def slug(text: str) -> str:
 
 
 def _number(text: str) -> int | float:
-    value = float(text.replace(",", "").replace("_", ""))
+    """'70,000' as 70000 (exactly: a whole amount never goes through a float), '19.5' as 19.5."""
+    digits = text.replace(",", "").replace("_", "")
+    if "." not in digits:
+        return int(digits)
+    value = float(digits)
     return int(value) if value.is_integer() else value
 
 
@@ -228,6 +234,8 @@ def new_command(
     if result.posting is None:
         raise click.ClickException("not written: the posting would not be valid (see above)")
     path = folder / f"{posting_id}.md"
+    if not path.exists():  # an existing file of that name is refused below, in its own words
+        _refuse_used_id(folder, posting_id, settings)
     try:
         with path.open("x", encoding="utf-8", newline="\n") as f:
             f.write(text)
@@ -246,6 +254,19 @@ def new_command(
         )
     click.echo(f"wrote {path} (status: {status}); see it with: syndicate preview {path}", err=True)
     click.echo(str(path))
+
+
+def _refuse_used_id(folder: Path, posting_id: str, settings: Settings) -> None:
+    """Refuse an id another file of ``folder`` already gives: of two files with one id, the service serves
+    one and leaves the other out, so the new draft (or the live file) would vanish."""
+    from syndicate.postings.files import read_folder
+
+    found = read_folder(folder, settings.tzinfo, settings.max_posting_bytes, settings.limits)
+    users = sorted(source for source, result in found.items() if result.posting and result.posting.id == posting_id)
+    if users:
+        raise click.ClickException(
+            f"id {posting_id!r} is already used by {folder / users[0]}; not written (give another --id)"
+        )
 
 
 def _read(raw: bytes, source: str, settings: Settings) -> ReadResult:
@@ -272,6 +293,20 @@ def _read_file(path: Path, settings: Settings) -> ReadResult:
     return raw if not isinstance(raw, bytes) else _read(raw, str(path), settings)
 
 
+def _stale(path: Path, result: ReadResult, settings: Settings) -> Posting | None:
+    """The last good version the server still serves of a broken file in the served folder, as lint's
+    *stale* mark says; ``None`` for a good file, or a file elsewhere."""
+    if result.posting is not None or not result.errors:
+        return None
+    try:
+        source = path.resolve().relative_to(settings.postings_dir.resolve()).as_posix()
+    except (OSError, ValueError):
+        return None  # not in the served folder: nothing is served from it
+    from syndicate.postings.served import stale_versions  # only now: it may read the database
+
+    return stale_versions(settings, settings.postings_dir, {source: result}).get(source)
+
+
 def preview_of(path: Path, settings: Settings, base: str) -> tuple[Rendered | None, list[Note], str | None]:
     """(the page, or None for a file that cannot be served; the notes per destination; the id)."""
     from syndicate.clock import system_clock
@@ -289,7 +324,7 @@ def preview_of(path: Path, settings: Settings, base: str) -> tuple[Rendered | No
     except BoardsError as exc:
         boards = None
         notes.append(preview.Note("boards", f"not known: {exc}"))
-    notes = preview.notes(result, now, links, boards) + notes
+    notes = preview.notes(result, now, links, boards, _stale(path, result, settings)) + notes
     if result.posting is None:
         return None, notes, None
     return preview.page(result.posting, now, links, Site.from_settings(settings)), notes, result.posting.id
@@ -305,15 +340,18 @@ def preview_command(file: Path, output: Path | None, serve: bool, port: int) -> 
     output or --output, and say on standard error what the page (Google for Jobs), the feeds, the
     Indeed feed and the boards will make of it.
 
-    Links use SYNDICATE_BASE_URL (else http://127.0.0.1:5000, or the address
-    served). Nothing is stored: no database is opened. Exits 1 when the file
-    cannot be served.
+    Links use SYNDICATE_BASE_URL (else http://127.0.0.1:5000); with --serve,
+    the address served. Nothing is stored (a broken file of the postings folder
+    is looked up, read only, in the database: its last good version may still be
+    served). Exits 1 when the file cannot be served.
     """
     settings = context.settings()
     if serve:
         from syndicate.cli.previewserver import serve_preview
 
-        serve_preview(file, port, lambda base: preview_of(file, settings, settings.base_url or base))
+        # the address served, even with SYNDICATE_BASE_URL set: the page's CSS and logos come from this
+        # preview (the production site may not have the edited logo yet), its links stay on it
+        serve_preview(file, port, lambda base: preview_of(file, settings, base))
         return
     rendered, notes, _ = preview_of(file, settings, settings.base_url or LOCAL_BASE)
     for note in notes:

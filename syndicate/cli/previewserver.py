@@ -39,12 +39,28 @@ def serve_preview(file: Path, port: int, render: Render) -> None:
     class Handler(BaseHTTPRequestHandler):
         server_version = "syndicate-preview"
 
+        head = False  # a HEAD request: the GET answer's status and headers, no body
+
         def do_GET(self) -> None:
+            self.head = False
+            self._answer()
+
+        def do_HEAD(self) -> None:
+            self.head = True
+            self._answer()
+
+        def _answer(self) -> None:
+            port = self.server.server_address[1]
+            host = (self.headers.get("Host") or "").lower()
+            if host not in (f"{HOST}:{port}", f"localhost:{port}"):
+                # DNS rebinding: a page of another site whose name now points at 127.0.0.1 must not read drafts
+                self._send(421, "text/plain; charset=utf-8", f"this preview answers only {HOST}:{port}\n".encode())
+                return
             path = urlsplit(self.path).path
             if path.startswith("/static/"):
                 self._static(path.removeprefix("/static/"))
                 return
-            base = f"http://{HOST}:{self.server.server_address[1]}"
+            base = f"http://{HOST}:{port}"
             rendered, notes, posting_id = render(base)
             report(notes)
             if rendered is None:
@@ -56,13 +72,18 @@ def serve_preview(file: Path, port: int, render: Render) -> None:
 
         def _static(self, name: str) -> None:
             root = STATIC.resolve()
-            target = (root / name).resolve()  # the shipped logos are in a folder below: no way out of it
             hidden = any(part.startswith(".") for part in name.split("/"))
-            if hidden or not target.is_relative_to(root) or not target.is_file():
+            try:
+                target = (root / name).resolve()  # the shipped logos are in a folder below: no way out of it
+                inside = not hidden and target.is_relative_to(root) and target.is_file()
+                body = target.read_bytes() if inside else None
+            except (OSError, ValueError):  # a name too long for the system, a NUL: nothing served by that name
+                body = None
+            if body is None:
                 self._send(404, "text/plain; charset=utf-8", b"not found\n")
                 return
             kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            self._send(200, kind, target.read_bytes())
+            self._send(200, kind, body)
 
         def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)
@@ -70,7 +91,8 @@ def serve_preview(file: Path, port: int, render: Render) -> None:
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")  # every reload shows the file as it is now
             self.end_headers()
-            self.wfile.write(body)
+            if not self.head:
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # the notes are the output that matters; a line per request would bury them

@@ -60,18 +60,33 @@ def _missing_in_indeed(posting: Posting, url: str) -> list[str]:
     return [name for name in INDEED_ELEMENTS if not re.search(f"<{name}>", xml)]
 
 
-def notes(result: ReadResult, now: datetime, links: Links, boards: Sequence[Board] | None) -> list[Note]:
+def notes(
+    result: ReadResult,
+    now: datetime,
+    links: Links,
+    boards: Sequence[Board] | None,
+    stale: Posting | None = None,
+) -> list[Note]:
     """Per destination, what lint says about this file and where it will (not) appear.
 
-    ``boards`` is ``None`` when the boards file cannot be read (the note says so elsewhere).
+    ``boards`` is ``None`` when the boards file cannot be read (the note says so elsewhere); ``stale`` is
+    the last good version the server still serves of a broken file (``served.stale_versions``).
     """
     posting = result.posting
     found = [Note("", str(p)) for p in result.problems]  # lint's own words: file, field, level, reason
+    if posting is None and stale is not None:
+        return [
+            *found,
+            Note(
+                "everywhere",
+                f"stale: the server still serves the last good version ({stale.title!r}, /jobs/{stale.id}) "
+                "everywhere until the file is fixed, deleted or closed: fix the error(s) above",
+            ),
+        ]
     if posting is None:
         return [*found, Note("everywhere", "left out of every output: fix the error(s) above")]
     url = links.job(posting.id)
-    if not posting.date_posted_given:
-        found.append(Note(result.source, "no date_posted: dated when the server first sees it (shown as now)"))
+    # a missing date_posted is lint's own warning above: said once
     expired = posting.is_expired_at(now)
     if posting.status is Status.DRAFT:
         found.append(Note("status", f"draft: {NOT_PUBLISHED}; /jobs/{posting.id} answers 404 meanwhile"))
