@@ -11,7 +11,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -113,6 +112,8 @@ def test_a_broken_file_the_server_still_serves_is_marked_stale(tmp_path: Path, d
     assert len(stale) == 1 and "data-engineer.md: file: stale: the server still serves" in stale[0], result.stdout
     assert "'Data Engineer'" in stale[0]
     assert "(1 still served as their last good version)" in result.stderr
+    upgraded = lint(tmp_path, *args, **env, SYNDICATE_MAX_TAGS="49")  # another parse setting: the text read again
+    assert [line for line in upgraded.stdout.splitlines() if ": stale: " in line] == stale
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "data-engineer.md").write_bytes(path.read_bytes())
@@ -255,15 +256,12 @@ def test_lint_reads_a_sqlite_database_without_writing_to_it(tmp_path: Path) -> N
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
-        conn.execute("BEGIN EXCLUSIVE")  # a writer holds the database: lint waits a moment, not the writer's time
-        started = time.monotonic()
+        conn.execute("BEGIN EXCLUSIVE")  # a writer holds the database: lint reports without the stale mark
         locked = lint(tmp_path, "postings", **env)
-        waited = time.monotonic() - started
         conn.rollback()
     finally:
         conn.close()
     assert locked.returncode == 1 and ": stale: " not in locked.stdout and "Traceback" not in locked.stderr
-    assert waited < 4, f"{waited:.1f} s: lint waits a second (TIMEOUT), not a writer's 5 s"
 
 
 def test_a_subfolder_that_cannot_be_listed_is_an_error_not_a_log_line(

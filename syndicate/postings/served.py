@@ -46,7 +46,12 @@ def stale_versions(settings: Settings, root: Path, results: Mapping[str, ReadRes
         log.debug("no stale mark: the database cannot be read (%s: %s)", type(exc).__name__, exc)
         return {}
     found = {source: results[source] for source in broken}
-    keep_last_good(found, cached, EMPTY, stamp_prefix(settings.tzinfo, settings.limits))
+    from syndicate.postings.reader import read_posting
+
+    def read_again(source: str, text: str) -> ReadResult:  # another parser version's last good text
+        return read_posting(text.encode("utf-8"), source, settings.tzinfo, settings.limits)
+
+    keep_last_good(found, cached, EMPTY, stamp_prefix(settings.tzinfo, settings.limits), read_again)
     return {source: result.posting for source, result in found.items() if result.posting is not None}
 
 
