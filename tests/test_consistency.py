@@ -75,6 +75,8 @@ def outputs(client: Any, posting_id: str) -> dict[str, bytes]:
         "/api/postings",
         f"/api/postings/{posting_id}",
         "/sitemap.xml",
+        "/companies/acme",
+        "/healthz",
     ]
     answers = {path: client.get(path) for path in paths}
     assert {path: a.status_code for path, a in answers.items()} == dict.fromkeys(paths, 200)

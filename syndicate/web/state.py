@@ -154,7 +154,7 @@ class WebState:
                 "rejected_files": len(svc.loader.rejected_files()),
                 # broken files still serving the posting they last read as: fix them (lint names why)
                 **({"stale_files": list(stale[:STALE_NAMED]), "stale": len(stale)} if stale else {}),
-                "loaded_at": snapshot.loaded_at.isoformat(),
+                "loaded_at": snapshot.loaded_at.replace(microsecond=0).isoformat(),  # whole seconds, as every output
                 **({"provisional_dates": provisional} if provisional else {}),
             },
             # a refresher stuck (a database that accepts connections but never answers): say it, do not guess
