@@ -2,7 +2,14 @@
 
 Every mistake is reported with the board and the key (``board 'acme': url: must
 be http or https``), all at once. A secret never appears in a message, a log
-line or a repr: ``Secret`` hides it, and only the signer asks for its value.
+line or a repr: ``Secret`` (and ``Key``, an IndexNow key) hides it, and only the
+sender asks for its value.
+
+A board's ``kind`` selects its channel: ``webhook`` (the default) or ``indexnow``.
+A wrong webhook entry makes the whole file unusable, as it always did (the worker
+refuses to start; a reload keeps the last valid boards). A wrong channel entry (an
+unknown or unsupported ``kind``, a bad IndexNow key) leaves only that board out:
+it is reported with its name, key and reason, and the other boards run.
 """
 
 from __future__ import annotations
@@ -28,7 +35,13 @@ EVENTS = ("posting.created", "posting.updated", "posting.closed")
 SECRET_PREFIX = "whsec_"
 MIN_SECRET_BYTES, MAX_SECRET_BYTES = 24, 64  # the Standard Webhooks spec's range
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
-_KEYS = {"name", "url", "secret", "secret_env", "events", "tags"}
+WEBHOOK, INDEXNOW = "webhook", "indexnow"
+KINDS = (WEBHOOK, INDEXNOW)
+PLANNED_KINDS = ("google-indexing", "websub")  # issue 11's other channels, not built yet
+_KEYS = {"name", "kind", "url", "secret", "secret_env", "events", "tags"}
+_INDEXNOW_KEYS = {"name", "kind", "key", "key_env", "endpoint"}
+INDEXNOW_ENDPOINT = "https://api.indexnow.org/indexnow"
+_INDEXNOW_KEY = re.compile(r"[a-zA-Z0-9-]{8,128}\Z")  # the protocol's key format
 
 
 class BoardsError(ValueError):
@@ -62,16 +75,29 @@ class Secret:
         return hash(self._value)
 
 
+class Key(Secret):
+    """An IndexNow key: public once served at ``/<key>.txt``, but never printed by the worker."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Key('***')"
+
+    __str__ = __repr__
+
+
 @dataclass(frozen=True)
 class Board:
     name: str
-    url: str
-    secret: Secret = field(repr=False)
+    url: str  # where it is sent: a webhook's URL, an IndexNow endpoint
+    secret: Secret | None = field(default=None, repr=False)  # webhook boards
     events: frozenset[str] = frozenset(EVENTS)
     tags: frozenset[str] = frozenset()  # empty: every posting
+    kind: str = WEBHOOK
+    key: Key | None = field(default=None, repr=False)  # indexnow boards
 
     def __repr__(self) -> str:  # a URL may carry credentials: never shown whole
-        shown = f"name={self.name!r}, url={redact_url(self.url)!r}"
+        shown = f"name={self.name!r}, kind={self.kind!r}, url={redact_url(self.url)!r}"
         return f"Board({shown}, events={sorted(self.events)}, tags={sorted(self.tags)})"
 
     def wants(self, event_type: str) -> bool:
@@ -95,18 +121,89 @@ def check_secret(value: str) -> str | None:
     return None
 
 
-def _board(entry: Any, index: int, environ: Mapping[str, str], problems: list[str]) -> Board | None:
+def check_indexnow_key(value: str) -> str | None:
+    """Why ``value`` is not an IndexNow key, or None when it is one (the value itself is never repeated)."""
+    if _INDEXNOW_KEY.match(value):
+        return None
+    return f"must be 8 to 128 characters of a-z, A-Z, 0-9 and '-', got {len(value)} character(s)"
+
+
+def _kind(entry: dict, where: str, problems: list[str]) -> str | None:
+    kind = entry.get("kind", WEBHOOK)
+    if kind in KINDS:
+        return kind
+    if kind in PLANNED_KINDS:
+        problems.append(f"{where}: kind: kind {kind!r} is not supported yet (supported: {', '.join(KINDS)})")
+    else:
+        problems.append(f"{where}: kind: unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    return None
+
+
+def _indexnow_board(
+    entry: dict, name: str, where: str, environ: Mapping[str, str], problems: list[str]
+) -> Board | None:
+    before = len(problems)
+    for key in sorted(set(entry) - _INDEXNOW_KEYS):
+        if key in _KEYS:
+            problems.append(f"{where}: {key}: a webhook key, not used by an indexnow board")
+        else:
+            problems.append(f"{where}: {key}: unknown key (known: {', '.join(sorted(_INDEXNOW_KEYS))})")
+    endpoint = entry.get("endpoint", INDEXNOW_ENDPOINT)
+    parts = urlsplit(endpoint) if isinstance(endpoint, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = redact_url(endpoint) if isinstance(endpoint, str) else endpoint
+        problems.append(f"{where}: endpoint: must be an absolute http or https URL, got {shown!r}")
+    key = None
+    if "key" in entry and "key_env" in entry:
+        problems.append(f"{where}: key: give key or key_env, not both")
+    elif "key_env" in entry:
+        variable = entry["key_env"]
+        if not isinstance(variable, str) or not variable:
+            problems.append(f"{where}: key_env: must name an environment variable")
+        elif variable not in environ:
+            problems.append(f"{where}: key_env: the variable {variable} is not set")
+        else:
+            key = environ[variable].strip()
+            reason = check_indexnow_key(key)
+            if reason:
+                problems.append(f"{where}: key_env: the value of {variable} {reason}")
+    elif "key" in entry:
+        key = entry["key"]
+        reason = check_indexnow_key(key) if isinstance(key, str) else "must be a string"
+        if reason:
+            problems.append(f"{where}: key: {reason}")
+    else:
+        problems.append(f"{where}: key: missing (give key or key_env)")
+    if len(problems) > before:
+        return None
+    return Board(name, endpoint, kind=INDEXNOW, key=Key(key))
+
+
+def _board(
+    entry: Any, index: int, environ: Mapping[str, str], problems: list[str], left_out: list[str]
+) -> Board | None:
+    """One board, or None; a webhook entry's mistakes go to ``problems`` (the file is unusable), a
+    channel entry's to ``left_out`` (that board alone is left out)."""
     if not isinstance(entry, dict):
         problems.append(f"boards[{index}]: must be a table")
         return None
+    channel = entry.get("kind", WEBHOOK) != WEBHOOK
+    if channel:
+        problems = left_out
     name = entry.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         problems.append(f"boards[{index}]: name: must be 1-100 letters, digits, '.', '_' or '-', got {name!r}")
         return None
     where = f"board {name!r}"
+    if channel:
+        kind = _kind(entry, where, problems)
+        return _indexnow_board(entry, name, where, environ, problems) if kind == INDEXNOW else None
     before = len(problems)
     for key in sorted(set(entry) - _KEYS):
-        problems.append(f"{where}: {key}: unknown key (known: {', '.join(sorted(_KEYS))})")
+        if key in _INDEXNOW_KEYS:
+            problems.append(f"{where}: {key}: an indexnow key, not used by a webhook board")
+        else:
+            problems.append(f"{where}: {key}: unknown key (known: {', '.join(sorted(_KEYS))})")
     url = entry.get("url")
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
@@ -155,8 +252,29 @@ def _board(entry: Any, index: int, environ: Mapping[str, str], problems: list[st
     )
 
 
+@dataclass(frozen=True)
+class BoardsConfig:
+    """The usable boards of a file, and why the channel boards left out were left out."""
+
+    boards: tuple[Board, ...]
+    left_out: tuple[str, ...] = ()
+
+
 def parse_boards(text: str, path: Path, environ: Mapping[str, str] | None = None) -> tuple[Board, ...]:
     """The boards of one ``boards.toml`` text; ``BoardsError`` lists every problem."""
+    return parse_config(text, path, environ).boards
+
+
+def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None) -> BoardsConfig:
+    """The boards of one ``boards.toml`` text and the channel boards left out; ``BoardsError`` lists
+    every problem that makes the file unusable."""
+    config, problems = _parse(text, path, environ)
+    if problems:
+        raise BoardsError(path, problems)
+    return config
+
+
+def _parse(text: str, path: Path, environ: Mapping[str, str] | None) -> tuple[BoardsConfig, list[str]]:
     environ = os.environ if environ is None else environ
     try:
         data = tomllib.loads(text)
@@ -167,9 +285,10 @@ def parse_boards(text: str, path: Path, environ: Mapping[str, str] | None = None
     if not isinstance(entries, list):
         raise BoardsError(path, ["boards: must be an array of tables ([[boards]])"])
     boards: list[Board] = []
+    left_out: list[str] = []
     seen: set[str] = set()
     for index, entry in enumerate(entries):
-        board = _board(entry, index, environ, problems)
+        board = _board(entry, index, environ, problems, left_out)
         if board is None:
             continue
         if board.name in seen:
@@ -177,20 +296,38 @@ def parse_boards(text: str, path: Path, environ: Mapping[str, str] | None = None
             continue
         seen.add(board.name)
         boards.append(board)
-    if problems:
-        raise BoardsError(path, problems)
-    return tuple(boards)
+    return BoardsConfig(tuple(boards), tuple(left_out)), problems
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BoardsError(path, [f"cannot be read: {exc}"]) from None
 
 
 def load_boards(path: Path, environ: Mapping[str, str] | None = None) -> tuple[Board, ...]:
     """The boards of the file at ``path``; no file means no boards."""
+    return load_config(path, environ).boards
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> BoardsConfig:
+    """The boards of the file at ``path`` and the channel boards left out; no file means no boards."""
+    text = _read(path)
+    return BoardsConfig(()) if text is None else parse_config(text, path, environ)
+
+
+def indexnow_keys(path: Path, environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The keys of the valid indexnow boards of the file at ``path``, whatever the webhook entries
+    say (the web process serves them; a webhook secret_env set only for the worker must not hide them)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return ()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BoardsError(path, [f"cannot be read: {exc}"]) from None
-    return parse_boards(text, path, environ)
+        text = _read(path)
+        config, _ = _parse(text, path, environ) if text is not None else (BoardsConfig(()), [])
+    except BoardsError:
+        return frozenset()
+    return frozenset(b.key.reveal() for b in config.boards if b.kind == INDEXNOW and b.key is not None)
 
 
 class BoardsFile:
@@ -206,6 +343,7 @@ class BoardsFile:
         self._stamp: tuple[int, int, int] | None = None
         self._boards: tuple[Board, ...] = ()
         self.error: BoardsError | None = None
+        self.left_out: tuple[str, ...] = ()  # channel boards left out of the last valid read, and why
 
     def _current_stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -218,9 +356,12 @@ class BoardsFile:
         stamp = self._current_stamp()
         if stamp != self._stamp or self._stamp is None:
             try:
-                self._boards = load_boards(self.path, self.environ)
+                config = load_config(self.path, self.environ)
+                self._boards, self.left_out = config.boards, config.left_out
                 self.error = None
                 self._stamp = stamp
+                for reason in self.left_out:  # at start and at every reload while it stays wrong
+                    log.error("%s: board left out, the other boards run: %s", self.path, reason)
             except BoardsError as exc:
                 if self.error is None or str(exc) != str(self.error):
                     log.error("boards file not used, keeping the last valid boards: %s", exc)

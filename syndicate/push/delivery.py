@@ -252,6 +252,12 @@ def send(
     """One signed POST of ``body`` within ``policy.total_timeout`` in all; never raises for network trouble.
     Error excerpts never carry the URL's credentials or query values."""
     headers = signed_headers(secret, webhook_id, body, clock())  # the real time of this attempt
+    return post(session, url, body, headers, policy)
+
+
+def post(session: requests.Session, url: str, body: bytes, headers: dict[str, str], policy: Policy) -> Answer:
+    """One POST of ``body`` with ``headers`` under the attempt's deadline (every channel sends through
+    it); never raises for network trouble."""
     started = time.perf_counter()
     deadline = Deadline(time.monotonic() + policy.total_timeout)
     _attempt.deadline = deadline

@@ -1,5 +1,8 @@
 """One lane per board: its claimed deliveries, its own sending threads, at most ``width`` in flight.
 
+A lane may send what waits in it in one call, when its board's channel takes several at once (an
+IndexNow board: up to 10,000 URLs a call); a webhook board's lane sends one delivery per call.
+
 A board that hangs fills only its own lane: its threads wait (each at most one
 attempt's deadline) while every other board's lane keeps sending. The
 dispatching thread (``Worker.deliver``) claims for lanes with room and records
@@ -25,6 +28,8 @@ from syndicate.store.records import Delivery, Outcome
 
 # Sends one delivery once: its outcome, or None when it was not sent (too little lease left, stopping).
 Sender = Callable[[Delivery, Board], Outcome | None]
+# Sends several deliveries of one board in one call (an IndexNow board): one outcome (or None) each.
+BatchSender = Callable[[list[Delivery], Board], list[Outcome | None]]
 IDLE_THREAD_SECONDS = 5.0  # a lane thread with nothing to send for this long ends (a new one starts with work)
 WAKE_EVERY = 32  # finished outcomes that wake the dispatcher to record them, while lanes are busy
 
@@ -32,10 +37,19 @@ WAKE_EVERY = 32  # finished outcomes that wake the dispatcher to record them, wh
 class Lanes:
     """Every board's lane, and what they finished."""
 
-    def __init__(self, width: int, send: Sender, window: int = 256) -> None:
+    def __init__(
+        self,
+        width: int,
+        send: Sender,
+        window: int = 256,
+        send_batch: BatchSender | None = None,
+        batch_size: Callable[[Board], int] | None = None,
+    ) -> None:
         self.width = width
         self.window = window  # deliveries held in all lanes at most, so claims come in batches
         self.send = send
+        self.send_batch = send_batch
+        self.batch_size = batch_size or (lambda _board: 1)  # how many waiting deliveries one call may take
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)  # the dispatcher waits on this one
         self._lanes: dict[str, _Lane] = {}
@@ -207,12 +221,16 @@ class _Lane:
                         return  # idle for a while: the thread ends, a new one starts with new work
                 if self.closed or lanes._closed:
                     return
-                item = self.waiting.popleft()
-                self.running += 1
                 board = self.board
-            outcome = None
+                size = max(1, lanes.batch_size(board)) if lanes.send_batch is not None else 1
+                items = [self.waiting.popleft() for _ in range(min(size, len(self.waiting)))]
+                self.running += len(items)
+            outcomes: list[Outcome | None] = [None] * len(items)
             try:
-                outcome = lanes.send(item, board)
+                # what waited for this board goes out in one call when its channel takes several
+                one = len(items) == 1 or lanes.send_batch is None
+                outcomes = [lanes.send(items[0], board)] if one else lanes.send_batch(items, board)  # type: ignore[misc]
             finally:
                 with lanes.lock:
-                    lanes._finish(self, item, outcome)
+                    for item, outcome in zip(items, outcomes, strict=True):
+                        lanes._finish(self, item, outcome)

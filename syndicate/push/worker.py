@@ -25,8 +25,8 @@ from syndicate.outputs.jsonld import job_posting
 from syndicate.outputs.urls import Links
 from syndicate.postings.loader import PostingLoader
 from syndicate.postings.snapshot import Snapshot
-from syndicate.push import changes
-from syndicate.push.boards import Board, BoardsFile
+from syndicate.push import changes, indexnow
+from syndicate.push.boards import INDEXNOW, Board, BoardsFile
 from syndicate.push.delivery import Answer, Policy, decide, new_session, send, user_agent
 from syndicate.push.lanes import Lanes
 from syndicate.push.webhook import body_bytes, envelope, new_webhook_id
@@ -98,12 +98,20 @@ class Worker:
 
     # --- scan -------------------------------------------------------------------------------
 
-    def build(self, now: datetime) -> Callable[[list[changes.Event]], list[NewDelivery]]:
+    def build(
+        self, now: datetime, boards: tuple[Board, ...] | None = None
+    ) -> Callable[[list[changes.Event]], list[NewDelivery]]:
+        kinds = {b.name: b.kind for b in (self.boards().values() if boards is None else boards)}
+
         def build(events: list[changes.Event]) -> list[NewDelivery]:
             out = []
             documents: dict[tuple[str, int], dict | None] = {}  # one JSON-LD per posting version, for every board
             for e in events:
                 url = self.links.job(e.posting_id)
+                if kinds.get(e.board) == INDEXNOW:  # the URLs only: the key is added when sending
+                    body = indexnow.stored_body(url, self.links.sitemap)
+                    out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body))
+                    continue
                 key = (e.posting_id, e.version)
                 if key not in documents:
                     documents[key] = job_posting(e.posting, url) if e.posting is not None else None
@@ -132,7 +140,7 @@ class Worker:
         def compute(postings: dict, sent: dict) -> changes.Plan:
             return changes.plan(snapshot, now, boards, postings, sent)
 
-        enqueued = self.outbox.scan(compute, self.build(now), now, [b.name for b in boards], dry_run=dry_run)
+        enqueued = self.outbox.scan(compute, self.build(now, boards), now, [b.name for b in boards], dry_run=dry_run)
         if dry_run:
             return enqueued
         before = self._scanned
@@ -176,30 +184,53 @@ class Worker:
 
     def send(self, item: Delivery, board: Board) -> Outcome:
         """Send one delivery once; what happened and what follows (recorded by the caller)."""
-        answer = send(
-            self.session(board.name),
-            board.url,
-            board.secret.reveal(),
-            item.webhook_id,
-            item.body,
-            self.policy,
-            system_clock,  # the signature carries the real time of the attempt: receivers check it
-        )
+        return self.send_many([item], board)[0]
+
+    def send_many(self, items: list[Delivery], board: Board) -> list[Outcome]:
+        """Send deliveries of one board in one call (an indexnow board; a webhook board takes one), and
+        what follows for each: every delivery gets the call's answer as its own attempt."""
+        if board.kind == INDEXNOW and board.key is not None:
+            bodies = [item.body for item in items]
+            answer = indexnow.send(
+                self.session(board.name), board.url, board.key.reveal(), self.links, bodies, self.policy
+            )
+        else:
+            assert board.secret is not None and len(items) == 1  # a webhook board: one signed event a call
+            answer = send(
+                self.session(board.name),
+                board.url,
+                board.secret.reveal(),
+                items[0].webhook_id,
+                items[0].body,
+                self.policy,
+                system_clock,  # the signature carries the real time of the attempt: receivers check it
+            )
         now = self.clock()
-        decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)
-        attempt = Attempt(item.webhook_id, now, answer.status, answer.duration_ms, answer.error_class, answer.excerpt)
-        if decision.disable_reason:
+        outcomes = []
+        for item in items:
+            decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)
+            attempt = Attempt(
+                item.webhook_id, now, answer.status, answer.duration_ms, answer.error_class, answer.excerpt
+            )
+            outcomes.append(
+                Outcome(
+                    item, attempt, decision.state, decision.next_attempt_at, decision.count, decision.disable_reason
+                )
+            )
+        if outcomes[0].disable_reason:
             log.error("board %s answered 410 Gone: disabled until `syndicate boards enable %s`", board.name, board.name)
         elif answer.error_class:
+            more = f" (and {len(items) - 1} more in the same call)" if len(items) > 1 else ""
             log.warning(
-                "delivery %s to %s: %s %s; next: %s",
-                item.webhook_id,
+                "delivery %s%s to %s: %s %s; next: %s",
+                items[0].webhook_id,
+                more,
                 board.name,
                 answer.error_class,
                 answer.status or "",
-                decision.state,
+                outcomes[0].state,
             )
-        return Outcome(item, attempt, decision.state, decision.next_attempt_at, decision.count, decision.disable_reason)
+        return outcomes
 
     def attempt(self, item: Delivery, board: Board) -> str:
         """Send one delivery once and record it; returns the delivery's new state."""
@@ -220,7 +251,12 @@ class Worker:
         send one delivery twice.
         """
         report = report or CycleReport()
-        lanes = Lanes(self.settings.delivery_concurrency, self._attempt_once)
+        lanes = Lanes(
+            self.settings.delivery_concurrency,
+            self._attempt_once,
+            send_batch=self._attempt_batch,
+            batch_size=lambda board: indexnow.batch_size() if board.kind == INDEXNOW else 1,
+        )
         self._lanes = lanes
         forever = until is not None
         claim_now, last_claim, found_nothing = True, float("-inf"), False
@@ -318,18 +354,34 @@ class Worker:
     def _attempt_once(self, item: Delivery, board: Board) -> Outcome | None:
         """Send unless too little lease is left for the whole attempt (None: not sent); a bug is recorded
         as an attempt."""
-        try:
+        return self._attempt_batch([item], board)[0]
+
+    def _attempt_batch(self, items: list[Delivery], board: Board) -> list[Outcome | None]:
+        """``_attempt_once`` for deliveries that go in one call: those with too little lease left are not
+        sent (None), the others together."""
+        outcomes: dict[int, Outcome | None] = {}
+        ready = []
+        for item in items:
             lease_left = (item.lease_until - self.clock()).total_seconds() if item.lease_until else 0
             if lease_left <= self.policy.total_timeout + LEASE_MARGIN or self.stopping.is_set():
-                return None
-            return self.send(item, board)
-        except Exception as exc:  # a bug, not a network failure: recorded as a failed attempt, retried later
-            log.exception("delivery attempt of %s failed unexpectedly", item.webhook_id)
-            now = self.clock()
-            answer = Answer(None, 0.0, "internal", f"{type(exc).__name__}: {exc}"[:200])
-            decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)
-            attempt = Attempt(item.webhook_id, now, None, 0.0, "internal", answer.excerpt)
-            return Outcome(item, attempt, decision.state, decision.next_attempt_at, decision.count)
+                outcomes[item.seq] = None
+            else:
+                ready.append(item)
+        if ready:
+            try:
+                sent = self.send_many(ready, board)
+            except Exception as exc:  # a bug, not a network failure: recorded as a failed attempt, retried later
+                log.exception("delivery attempt of %s failed unexpectedly", ready[0].webhook_id)
+                sent = [self._internal_failure(item, exc) for item in ready]
+            outcomes.update((o.item.seq, o) for o in sent)
+        return [outcomes[item.seq] for item in items]
+
+    def _internal_failure(self, item: Delivery, exc: Exception) -> Outcome:
+        now = self.clock()
+        answer = Answer(None, 0.0, "internal", f"{type(exc).__name__}: {exc}"[:200])
+        decision = decide(answer, item.attempts + 1, self.policy, now, self.rng)
+        attempt = Attempt(item.webhook_id, now, None, 0.0, "internal", answer.excerpt)
+        return Outcome(item, attempt, decision.state, decision.next_attempt_at, decision.count)
 
     def cycle(self) -> CycleReport:
         """One scan, then delivery of everything due: what ``syndicate push`` and the tests run."""

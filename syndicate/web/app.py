@@ -16,7 +16,7 @@ from syndicate.logs import configure_logging
 from syndicate.outputs.pages import STATIC
 from syndicate.services import Services, build_services
 from syndicate.settings import load_settings
-from syndicate.web import answers, api, feeds, ops, pages
+from syndicate.web import answers, api, feeds, keys, ops, pages
 from syndicate.web.httpcache import RenderCacheCollector
 from syndicate.web.state import WebState
 
@@ -51,7 +51,7 @@ def _init_web(app: Flask, svc: Services) -> WebState:
     app.extensions[answers.EXTENSION] = state
     svc.metrics.register(RenderCacheCollector(state.cache))
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = svc.settings.cache_max_age
-    for blueprint in (feeds.bp, pages.bp, api.bp, ops.bp):
+    for blueprint in (feeds.bp, pages.bp, api.bp, ops.bp, keys.bp):
         app.register_blueprint(blueprint)
     app.before_request(answers.allowed_host)
     app.after_request(answers.conditional_fallback)

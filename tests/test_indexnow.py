@@ -1,0 +1,297 @@
+"""The IndexNow channel end to end: a real fake IndexNow endpoint that checks every call's JSON and, as
+the real ones do, fetches ``keyLocation`` from the running web process (real gunicorn) to see the key.
+
+The worker runs in the test with a clock the test moves (``test_push.Harness``); the web and the
+operator commands are real processes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from conftest import posting_text, write
+from processes import Web, run_cli, service_env
+from prometheus_client import generate_latest
+from test_push import Harness, board_toml
+
+from bench.sink import DEMO_SECRET, Sink
+from syndicate.push.boards import parse_boards
+from syndicate.store.records import PENDING, SUCCEEDED
+
+KEY = "5e0c2a0f-9b7d-4c1e-a3f8-indexnow0key"
+OTHER_KEY = "another-key-0123456789"
+
+
+class IndexNowEndpoint(ThreadingHTTPServer):
+    """An IndexNow endpoint on a loopback port: checks the body and fetches ``keyLocation``, as
+    api.indexnow.org does before it accepts a key; answers ``status`` (202 by default) with ``text``."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.calls: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.status, self.text = 202, ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/indexnow"
+
+    def urls(self) -> list[list[str]]:
+        with self.lock:
+            return [c["body"]["urlList"] for c in self.calls]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: IndexNowEndpoint
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.loads(raw)
+        fetched = requests.get(body["keyLocation"], timeout=5)  # the protocol's check of the key
+        call = {
+            "path": self.path,
+            "headers": dict(self.headers),
+            "raw": raw,
+            "body": body,
+            "key_status": fetched.status_code,
+            "key_type": fetched.headers.get("Content-Type"),
+            "key_text": fetched.text,
+        }
+        with self.server.lock:
+            self.server.calls.append(call)
+            status, text = self.server.status, self.server.text
+        key_ok = fetched.status_code == 200 and fetched.text == body["key"]
+        if not key_ok:
+            status, text = 403, "The key is not valid: keyLocation does not serve it"
+        answer = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint() -> Iterator[IndexNowEndpoint]:
+    server = IndexNowEndpoint()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def h(tmp_path: Path, database_url: str, postings_dir: Path, sink: Sink) -> Iterator[Harness]:
+    harness = Harness(tmp_path, database_url, postings_dir, sink)
+    yield harness
+    harness.close()
+
+
+@pytest.fixture
+def web(h: Harness) -> Iterator[Web]:
+    """gunicorn over the harness's postings and boards file (where it finds the keys to serve)."""
+    h.boards()  # the file exists before the web reads it (empty: no boards yet)
+    env = service_env(h.tmp_path, h.postings, h.database_url, SYNDICATE_BOARDS=str(h.boards_path))
+    server = Web(env, h.tmp_path / "web.log", workers=1)
+    yield server
+    server.stop()
+
+
+def indexnow_toml(name: str, endpoint: str, **keys: str) -> str:
+    lines = ["[[boards]]", f'name = "{name}"', 'kind = "indexnow"', f'endpoint = "{endpoint}"']
+    lines += [f'{k} = "{v}"' for k, v in (keys or {"key": KEY}).items()]
+    return "\n".join(lines) + "\n"
+
+
+def cli_env(h: Harness, web: Web) -> dict[str, str]:
+    return service_env(
+        h.tmp_path,
+        h.postings,
+        h.database_url,
+        SYNDICATE_BOARDS=str(h.boards_path),
+        SYNDICATE_BASE_URL=web.base,
+        SYNDICATE_RETRY_SCHEDULE=h.schedule,
+    )
+
+
+def test_the_key_is_served_as_text_and_follows_the_boards_file(h: Harness, web: Web) -> None:
+    assert requests.get(f"{web.base}/{KEY}.txt", timeout=5).status_code == 404, "no indexnow board yet"
+    h.boards(indexnow_toml("ix", "https://api.indexnow.org/indexnow"))
+    served = requests.get(f"{web.base}/{KEY}.txt", timeout=5)
+    assert served.status_code == 200 and served.text == KEY
+    assert served.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert requests.get(f"{web.base}/{OTHER_KEY}.txt", timeout=5).status_code == 404
+    assert requests.get(f"{web.base}/robots.txt", timeout=5).text.startswith("User-agent")
+    h.boards(indexnow_toml("ix", "https://api.indexnow.org/indexnow", key=OTHER_KEY))  # a new key: re-read
+    assert requests.get(f"{web.base}/{OTHER_KEY}.txt", timeout=5).text == OTHER_KEY
+    assert requests.get(f"{web.base}/{KEY}.txt", timeout=5).status_code == 404
+
+
+def test_backfill_edit_close_expiry_delete_and_draft_each_send_the_page(
+    h: Harness, web: Web, endpoint: IndexNowEndpoint
+) -> None:
+    write(h.postings, "a.md", posting_text("a"))
+    write(h.postings, "b.md", posting_text("b", title="Designer"))
+    expiring = (h.clock() + timedelta(days=1)).isoformat()
+    write(h.postings, "e.md", posting_text("e", title="Tester", valid_through=expiring))
+    write(h.postings, "c.md", posting_text("c", status="closed"))
+    write(h.postings, "d.md", posting_text("d", status="draft"))
+    h.boards(indexnow_toml("ix", endpoint.url))
+    worker = h.worker(base_url=web.base)
+    report = worker.cycle()
+    assert report.outcomes == {SUCCEEDED: 3}
+    sitemap = f"{web.base}/sitemap.xml"
+    pages = [f"{web.base}/jobs/{p}" for p in ("a", "b", "e")]
+    assert endpoint.urls() == [[*pages, sitemap]], "what is due goes in one call, each URL once"
+    logged = worker.outbox.log.deliveries(board="ix")
+    assert sorted((d.posting_id, d.state, d.attempts, d.last_status) for d in logged) == [
+        (p, SUCCEEDED, 1, 202) for p in ("a", "b", "e")
+    ], "one delivery per posting event, each with the call's answer"
+    call = endpoint.calls[0]
+    assert call["path"] == "/indexnow"
+    assert call["headers"]["Content-Type"] == "application/json; charset=utf-8"
+    assert call["headers"]["User-Agent"].startswith("syndicate/")
+    host = web.base.removeprefix("http://")
+    assert {k: v for k, v in call["body"].items() if k != "urlList"} == {
+        "host": host,
+        "key": KEY,
+        "keyLocation": f"{web.base}/{KEY}.txt",
+    }
+    assert (call["key_status"], call["key_text"], call["key_type"]) == (200, KEY, "text/plain; charset=utf-8")
+
+    def sent_after(change: Any) -> list[list[str]]:
+        before = len(endpoint.calls)
+        change()
+        worker.cycle()
+        return endpoint.urls()[before:]
+
+    assert sent_after(lambda: write(h.postings, "a.md", posting_text("a", title="Senior"))) == [
+        [f"{web.base}/jobs/a", sitemap]
+    ], "an edit"
+    assert sent_after(lambda: write(h.postings, "b.md", posting_text("b", status="closed"))) == [
+        [f"{web.base}/jobs/b", sitemap]
+    ], "a close: IndexNow wants removals too"
+    assert sent_after(lambda: h.clock.advance(days=2)) == [[f"{web.base}/jobs/e", sitemap]], "an expiry"
+    assert sent_after(lambda: write(h.postings, "a.md", posting_text("a", status="draft"))) == [
+        [f"{web.base}/jobs/a", sitemap]
+    ], "a draft after open"
+    write(h.postings, "b.md", posting_text("b", title="Designer"))
+    worker.cycle()
+    assert sent_after(lambda: (h.postings / "b.md").unlink()) == [[f"{web.base}/jobs/b", sitemap]], "a delete"
+    assert sent_after(lambda: None) == [], "nothing more is owed"
+
+
+def test_a_422_is_recorded_with_its_text_and_retried(h: Harness, web: Web, endpoint: IndexNowEndpoint) -> None:
+    write(h.postings, "a.md", posting_text("a"))
+    h.boards(indexnow_toml("ix", endpoint.url))
+    endpoint.status, endpoint.text = 422, f"URLs don't belong to the host or the key {KEY} does not match"
+    worker = h.worker(base_url=web.base)
+    assert worker.cycle().outcomes == {PENDING: 1}
+    listed = run_cli(cli_env(h, web), "deliveries", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    [row] = json.loads(listed.stdout)
+    assert (row["board"], row["posting"], row["state"], row["last_status"]) == ("ix", "a", "pending", 422)
+    [attempt] = row["attempt_log"]
+    assert attempt["excerpt"] == "URLs don't belong to the host or the key *** does not match"
+    endpoint.status, endpoint.text = 200, ""
+    h.clock.advance(seconds=10)  # past the schedule's second step (5 s, with jitter)
+    assert worker.cycle().outcomes == {SUCCEEDED: 1}
+    assert endpoint.urls() == [[f"{web.base}/jobs/a", f"{web.base}/sitemap.xml"]] * 2
+
+
+def test_a_broken_channel_entry_is_reported_and_the_webhook_board_keeps_delivering(
+    h: Harness, web: Web, endpoint: IndexNowEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(h.postings, "a.md", posting_text("a"))
+    broken = (
+        indexnow_toml("short-key", endpoint.url, key="abc")
+        + indexnow_toml("from-env", endpoint.url, key_env="SYNDICATE_TEST_UNSET_INDEXNOW_KEY")
+        + indexnow_toml("both", endpoint.url, key=KEY, key_env="X")
+        + indexnow_toml("signed", endpoint.url, key=KEY, secret=DEMO_SECRET)
+        + '[[boards]]\nname = "google"\nkind = "google-indexing"\n'
+    )
+    h.boards(board_toml("hooks", h.sink.url) + broken)
+    expected = [
+        "board 'short-key': key: must be 8 to 128 characters of a-z, A-Z, 0-9 and '-', got 3 character(s)",
+        "board 'from-env': key_env: the variable SYNDICATE_TEST_UNSET_INDEXNOW_KEY is not set",
+        "board 'both': key: give key or key_env, not both",
+        "board 'signed': secret: a webhook key, not used by an indexnow board",
+        "board 'google': kind: kind 'google-indexing' is not supported yet (supported: webhook, indexnow)",
+    ]
+    pushed = run_cli(cli_env(h, web), "push")  # a real process: the start of a run
+    assert pushed.returncode == 0, pushed.stderr
+    for line in expected:
+        assert line in pushed.stderr
+    assert h.received() == [("posting.created", "a", 1)], "the webhook board got its event"
+    assert endpoint.calls == []
+    assert KEY not in pushed.stderr + pushed.stdout and DEMO_SECRET not in pushed.stderr
+
+    with caplog.at_level(logging.ERROR, logger="syndicate.push.boards"):
+        worker = h.worker(base_url=web.base)
+        write(h.postings, "a.md", posting_text("a", title="Senior"))
+        worker.cycle()
+        assert [line for line in expected if line in caplog.text] == expected, "at the worker's start"
+        caplog.clear()
+        h.boards(board_toml("hooks", h.sink.url) + broken + "# edited\n")  # a reload, still wrong
+        worker.cycle()
+        assert [line for line in expected if line in caplog.text] == expected, "and at a reload"
+    assert [e[2] for e in h.received()] == [1, 2]
+    assert KEY not in caplog.text
+
+
+def test_the_key_is_in_no_log_line_delivery_log_metrics_or_repr(
+    h: Harness, web: Web, endpoint: IndexNowEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(h.postings, "a.md", posting_text("a"))
+    write(h.postings, "b.md", posting_text("b"))
+    h.boards(indexnow_toml("ix", endpoint.url))
+    endpoint.status, endpoint.text = 400, f"bad request for key {KEY}"
+    with caplog.at_level(logging.DEBUG, logger="syndicate"):  # (the fake's own GET of keyLocation is not ours)
+        worker = h.worker(base_url=web.base)
+        worker.cycle()
+        endpoint.status = 202
+        h.clock.advance(seconds=10)
+        worker.cycle()
+    assert len(endpoint.calls) == 2 and all(c["body"]["key"] == KEY for c in endpoint.calls)
+    assert "delivery msg_" in caplog.text and "http 400" in caplog.text, "the failures were logged"
+    env = cli_env(h, web)
+    outputs = {
+        "log": caplog.text,
+        "repr": repr(worker.boards()) + str(worker.boards()["ix"].key),
+        "worker metrics": generate_latest(h.metrics).decode(),
+        "web metrics": requests.get(f"{web.base}/metrics", timeout=5).text,
+        "web log": web.output(),
+    }
+    for args in (("deliveries",), ("deliveries", "--format", "json"), ("boards",), ("push", "--dry-run")):
+        result = run_cli(env, *args)
+        assert result.returncode == 0, result.stderr
+        outputs[" ".join(args)] = result.stdout + result.stderr
+    assert "bad request for key ***" in outputs["deliveries --format json"]
+    leaks = [name for name, text in outputs.items() if KEY in text]
+    assert leaks == []
+
+
+def test_parse_an_indexnow_board_with_its_defaults() -> None:
+    [board] = parse_boards(f'[[boards]]\nname = "ix"\nkind = "indexnow"\nkey = "{KEY}"\n', Path("boards.toml"), {})
+    assert (board.kind, board.url, board.key.reveal() if board.key else None) == (
+        "indexnow",
+        "https://api.indexnow.org/indexnow",
+        KEY,
+    )
+    [webhook] = parse_boards(board_toml("w", "https://w.example/h"), Path("boards.toml"), {})
+    assert webhook.kind == "webhook", "kind defaults to webhook: today's files keep working"
