@@ -295,3 +295,11 @@ def test_parse_an_indexnow_board_with_its_defaults() -> None:
     )
     [webhook] = parse_boards(board_toml("w", "https://w.example/h"), Path("boards.toml"), {})
     assert webhook.kind == "webhook", "kind defaults to webhook: today's files keep working"
+
+
+def test_ping_of_a_channel_says_it_pings_only_webhook_boards(h: Harness, web: Web, endpoint: IndexNowEndpoint) -> None:
+    h.boards(indexnow_toml("ix", endpoint.url))
+    result = run_cli(cli_env(h, web), "boards", "ping", "ix")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "board 'ix' is of kind 'indexnow': ping sends only to webhook boards" in result.stderr
+    assert endpoint.calls == [] and KEY not in result.stdout + result.stderr

@@ -72,6 +72,8 @@ def boards_ping(name: str) -> None:
     board = worker.boards().get(name)
     if board is None:
         raise click.ClickException(f"no board {name!r} in {worker.settings.boards_path}")
+    if board.secret is None:  # a channel such as IndexNow has no signed events to ping with
+        raise click.ClickException(f"board {name!r} is of kind {board.kind!r}: ping sends only to webhook boards")
     now = worker.clock()
     answer = send(
         worker.session(name),
