@@ -71,8 +71,8 @@ def lint(tmp_path: Path, folder: Path) -> tuple[list[dict], subprocess.Completed
 
 
 def today_there() -> set[date]:
-    # wall-clock: the command reads the real clock; either side of a midnight during the run counts
-    return {datetime.now(ZoneInfo(TIMEZONE)).date()}
+    # either side of a midnight during the run counts
+    return {datetime.now(ZoneInfo(TIMEZONE)).date()}  # wall-clock: the command reads the real clock
 
 
 @pytest.fixture

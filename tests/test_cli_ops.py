@@ -91,11 +91,11 @@ def shown_times(line: str) -> list[datetime]:
 
 def test_deliveries_show_when_each_attempt_happened(tmp_path: Path, env: dict[str, str], sink: Sink) -> None:
     sink.answers += [(503, {}), (204, {})]
-    # wall-clock: the processes read the real clock; what they show must fall inside the test's run
-    before = datetime.now(UTC).replace(microsecond=0)
+    # what the processes show must fall inside the test's run
+    before = datetime.now(UTC).replace(microsecond=0)  # wall-clock: the processes read the real clock
     push(tmp_path, env)  # the first attempt: 503, the next one due in an hour
     pending = syndicate(tmp_path, "deliveries", **env)
-    after = datetime.now(UTC)
+    after = datetime.now(UTC)  # wall-clock: the end of that run, on the processes' clock
     assert pending.returncode == 0, pending.stderr
     header, created, attempt, upcoming = pending.stdout.splitlines()
     assert "posting.created" in header and "pending" in header

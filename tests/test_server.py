@@ -207,8 +207,8 @@ def test_metrics_count_the_problems_lint_reports(server: Server) -> None:
     write(server.postings, "odd.md", posting_text(colour="teal"))  # an unknown key: the file's own warning
     server.settle(loaded=4)
     metrics = scrape(server.base)
-    # wall-clock: the server judges expiry by the real clock, so lint here does too (no date is near it)
-    found = lint(read_folder(server.postings, UTC, 1024 * 1024), datetime.now(UTC))
+    # the server judges expiry by the real clock, so lint here does too (no date is near it)
+    found = lint(read_folder(server.postings, UTC, 1024 * 1024), datetime.now(UTC))  # wall-clock: the server's
     errors = sum(p.level == "error" for p in found)
     warnings = len(found) - errors
     assert (errors, warnings > 4) == (1, True)  # advice on each served posting counted, not only odd.md's key
