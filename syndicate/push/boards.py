@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,35 +148,56 @@ def _indexnow_board(
             problems.append(f"{where}: {key}: a webhook key, not used by an indexnow board")
         else:
             problems.append(f"{where}: {key}: unknown key (known: {', '.join(sorted(_INDEXNOW_KEYS))})")
-    endpoint = entry.get("endpoint", INDEXNOW_ENDPOINT)
-    parts = urlsplit(endpoint) if isinstance(endpoint, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = redact_url(endpoint) if isinstance(endpoint, str) else endpoint
-        problems.append(f"{where}: endpoint: must be an absolute http or https URL, got {shown!r}")
-    key = None
-    if "key" in entry and "key_env" in entry:
-        problems.append(f"{where}: key: give key or key_env, not both")
-    elif "key_env" in entry:
-        variable = entry["key_env"]
-        if not isinstance(variable, str) or not variable:
-            problems.append(f"{where}: key_env: must name an environment variable")
-        elif variable not in environ:
-            problems.append(f"{where}: key_env: the variable {variable} is not set")
-        else:
-            key = environ[variable].strip()
-            reason = check_indexnow_key(key)
-            if reason:
-                problems.append(f"{where}: key_env: the value of {variable} {reason}")
-    elif "key" in entry:
-        key = entry["key"]
-        reason = check_indexnow_key(key) if isinstance(key, str) else "must be a string"
-        if reason:
-            problems.append(f"{where}: key: {reason}")
-    else:
-        problems.append(f"{where}: key: missing (give key or key_env)")
+    endpoint = _http_url(entry, "endpoint", INDEXNOW_ENDPOINT, where, problems)
+    key = _credential(entry, "key", check_indexnow_key, where, environ, problems)
     if len(problems) > before:
         return None
     return Board(name, endpoint, kind=INDEXNOW, key=Key(key))
+
+
+def _http_url(entry: Mapping[str, Any], field: str, default: str | None, where: str, problems: list[str]) -> Any:
+    """``entry[field]`` (or ``default``), reported unless an absolute http(s) URL; never shown with credentials."""
+    url = entry.get(field, default)
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = redact_url(url) if isinstance(url, str) else url
+        problems.append(f"{where}: {field}: must be an absolute http or https URL, got {shown!r}")
+    return url
+
+
+def _credential(
+    entry: Mapping[str, Any],
+    field: str,
+    check: Callable[[str], str | None],
+    where: str,
+    environ: Mapping[str, str],
+    problems: list[str],
+) -> str | None:
+    """A secret given as ``field`` or by the variable ``field_env`` (exactly one), checked by ``check``;
+    a message never repeats the value."""
+    env_field = f"{field}_env"
+    value = None
+    if field in entry and env_field in entry:
+        problems.append(f"{where}: {field}: give {field} or {env_field}, not both")
+    elif env_field in entry:
+        variable = entry[env_field]
+        if not isinstance(variable, str) or not variable:
+            problems.append(f"{where}: {env_field}: must name an environment variable")
+        elif variable not in environ:
+            problems.append(f"{where}: {env_field}: the variable {variable} is not set")
+        else:
+            value = environ[variable].strip()
+            reason = check(value)
+            if reason:
+                problems.append(f"{where}: {env_field}: the value of {variable} {reason}")
+    elif field in entry:
+        value = entry[field]
+        reason = check(value) if isinstance(value, str) else "must be a string"
+        if reason:
+            problems.append(f"{where}: {field}: {reason}")
+    else:
+        problems.append(f"{where}: {field}: missing (give {field} or {env_field})")
+    return value
 
 
 def _board(
@@ -204,32 +225,8 @@ def _board(
             problems.append(f"{where}: {key}: an indexnow key, not used by a webhook board")
         else:
             problems.append(f"{where}: {key}: unknown key (known: {', '.join(sorted(_KEYS))})")
-    url = entry.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = redact_url(url) if isinstance(url, str) else url
-        problems.append(f"{where}: url: must be an absolute http or https URL, got {shown!r}")
-    secret = None
-    if "secret" in entry and "secret_env" in entry:
-        problems.append(f"{where}: secret: give secret or secret_env, not both")
-    elif "secret_env" in entry:
-        variable = entry["secret_env"]
-        if not isinstance(variable, str) or not variable:
-            problems.append(f"{where}: secret_env: must name an environment variable")
-        elif variable not in environ:
-            problems.append(f"{where}: secret_env: the variable {variable} is not set")
-        else:
-            secret = environ[variable].strip()
-            reason = check_secret(secret)
-            if reason:
-                problems.append(f"{where}: secret_env: the value of {variable} {reason}")
-    elif "secret" in entry:
-        secret = entry["secret"]
-        reason = check_secret(secret) if isinstance(secret, str) else "must be a string"
-        if reason:
-            problems.append(f"{where}: secret: {reason}")  # the value itself is never repeated
-    else:
-        problems.append(f"{where}: secret: missing (give secret or secret_env)")
+    url = _http_url(entry, "url", None, where, problems)
+    secret = _credential(entry, "secret", check_secret, where, environ, problems)
     events = entry.get("events", list(EVENTS))
     if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
         problems.append(f"{where}: events: must be a non-empty list of event names")
