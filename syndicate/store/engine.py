@@ -122,7 +122,9 @@ class Store(PostingRecords, ParseCache):
     def _migration_lock(self) -> Iterator[Connection]:
         if self.engine.dialect.name == "postgresql":
             with self.engine.begin() as conn:
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('syndicate-migrate'))"))
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtext('syndicate-migrate:' || current_schema()))")
+                )
                 yield conn
             return
         database = self.engine.url.database

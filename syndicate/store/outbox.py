@@ -64,7 +64,8 @@ class Outbox:
         with self.writer.connect() as conn:
             transaction = conn.begin()
             try:
-                lock = "SELECT pg_try_advisory_xact_lock(hashtext('syndicate-scan'))"
+                # per schema: two sites sharing one database (or two test runs) never wait for each other
+                lock = "SELECT pg_try_advisory_xact_lock(hashtext('syndicate-scan:' || current_schema()))"
                 if self._postgres and not conn.execute(sa.text(lock)).scalar():
                     transaction.rollback()
                     return None
