@@ -29,7 +29,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -255,48 +255,66 @@ def send(
     return post(session, url, body, headers, policy)
 
 
-def post(session: requests.Session, url: str, body: bytes, headers: dict[str, str], policy: Policy) -> Answer:
-    """One POST of ``body`` with ``headers`` under the attempt's deadline (every channel sends through
-    it); never raises for network trouble."""
-    started = time.perf_counter()
+@contextlib.contextmanager
+def deadline_of(policy: Policy) -> Iterator[Deadline]:
+    """Every socket this thread opens or reuses inside the block is shut down once
+    ``policy.total_timeout`` has passed (a token fetch and the call it is for share one deadline)."""
+    outer = getattr(_attempt, "deadline", None)
+    if outer is not None:  # already inside one: the outer deadline covers this too
+        yield outer
+        return
     deadline = Deadline(time.monotonic() + policy.total_timeout)
     _attempt.deadline = deadline
     _WATCHDOG.add(deadline)
     try:
-        with session.post(
-            url,
-            data=body,
-            headers=headers,
-            timeout=(policy.connect_timeout, policy.total_timeout),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            excerpt = bytearray()
-            for chunk in response.iter_content(EXCERPT_BYTES):
-                excerpt += chunk
-                if len(excerpt) >= EXCERPT_BYTES:
-                    break  # enough to show an operator; the rest is not read
-            if deadline.expired:
-                raise requests.Timeout("the answer did not finish within the deadline")
-            duration = (time.perf_counter() - started) * 1000
-            ok = 200 <= response.status_code < 300
-            return Answer(
-                response.status_code,
-                duration,
-                None if ok else "http",
-                excerpt[:EXCERPT_BYTES].decode("utf-8", "replace") or None,
-                response.headers.get("Retry-After"),
-            )
-    except (requests.RequestException, OSError) as exc:
-        duration = (time.perf_counter() - started) * 1000
-        if deadline.expired:
-            reason = f"no complete answer within {policy.total_timeout:g} s (SYNDICATE_DELIVERY_TIMEOUT)"
-            return Answer(None, duration, "timeout", reason)
-        text = redact_text(f"{type(exc).__name__}: {exc}", url)
-        return Answer(None, duration, classify(exc), text[:EXCERPT_BYTES])
+        yield deadline
     finally:
         deadline.finish()
         _attempt.deadline = None
+
+
+def post(session: requests.Session, url: str, body: bytes, headers: dict[str, str], policy: Policy) -> Answer:
+    """One POST of ``body`` with ``headers`` under the attempt's deadline (every channel sends through
+    it); never raises for network trouble."""
+    started = time.perf_counter()
+    with deadline_of(policy) as deadline:
+        try:
+            with session.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=(policy.connect_timeout, policy.total_timeout),
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                excerpt = bytearray()
+                for chunk in response.iter_content(EXCERPT_BYTES):
+                    excerpt += chunk
+                    if len(excerpt) >= EXCERPT_BYTES:
+                        break  # enough to show an operator; the rest is not read
+                if deadline.expired:
+                    raise requests.Timeout("the answer did not finish within the deadline")
+                duration = (time.perf_counter() - started) * 1000
+                ok = 200 <= response.status_code < 300
+                return Answer(
+                    response.status_code,
+                    duration,
+                    None if ok else "http",
+                    excerpt[:EXCERPT_BYTES].decode("utf-8", "replace") or None,
+                    response.headers.get("Retry-After"),
+                )
+        except (requests.RequestException, OSError) as exc:
+            return failure(exc, url, started, deadline, policy)
+
+
+def failure(exc: BaseException, url: str, started: float, deadline: Deadline, policy: Policy) -> Answer:
+    """The answer for an attempt that got none: a timeout past the deadline, else dns/connect/tls."""
+    duration = (time.perf_counter() - started) * 1000
+    if deadline.expired:
+        reason = f"no complete answer within {policy.total_timeout:g} s (SYNDICATE_DELIVERY_TIMEOUT)"
+        return Answer(None, duration, "timeout", reason)
+    text = redact_text(f"{type(exc).__name__}: {exc}", url)
+    return Answer(None, duration, classify(exc), text[:EXCERPT_BYTES])
 
 
 def retry_after_delay(value: str | None, now: datetime) -> timedelta | None:
