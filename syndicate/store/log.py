@@ -87,7 +87,7 @@ class DeliveryLog:
                 conn.execute(
                     board_health.update()
                     .where(board_health.c.board == board)
-                    .values(disabled=False, disabled_reason=None, consecutive_failures=0)
+                    .values(disabled=False, disabled_reason=None, disabled_config=None, consecutive_failures=0)
                 ).rowcount
             )
 

@@ -205,8 +205,10 @@ class Outbox:
         lease: timedelta,
         boards: Iterable[str],
         room: Mapping[str, int] | None = None,
+        closes_first: Iterable[str] = (),
     ) -> list[Delivery]:
-        """Lease up to ``limit`` due deliveries, at most ``room[board]`` of each board.
+        """Lease up to ``limit`` due deliveries, at most ``room[board]`` of each board, oldest first;
+        for the boards in ``closes_first`` (google-indexing), closes before the rest due as early.
 
         Per (board, posting) only the oldest open delivery is due, and none while another is
         in flight (a replayed old one included). Disabled and unconfigured boards get nothing.
@@ -232,10 +234,13 @@ class Outbox:
             )
             .exists()
         )
+        early = sorted(set(closes_first))
+        is_early = sa.and_(delivery.c.board.in_(early), delivery.c.event_type == CLOSED) if early else sa.false()
+        first = sa.case((is_early, 0), else_=1)
         query = (
             sa.select(delivery.c.seq, delivery.c.board)
             .where(due, ~blocked, delivery.c.board.in_(boards), delivery.c.board.not_in(disabled))
-            .order_by(delivery.c.next_attempt_at, delivery.c.seq)
+            .order_by(delivery.c.next_attempt_at, first, delivery.c.seq)
             .limit(limit if room is None else min(limit * len(boards), 4 * limit))
         )
         if self._postgres:
@@ -258,8 +263,9 @@ class Outbox:
                 .where(delivery.c.seq.in_(seqs))
                 .values(state=DELIVERING, lease_owner=owner, lease_until=now + lease, updated_at=now)
             )
-            rows = conn.execute(sa.select(delivery).where(delivery.c.seq.in_(seqs)).order_by(delivery.c.seq)).all()
-        return [Delivery.from_row(r) for r in rows]
+            rows = conn.execute(sa.select(delivery).where(delivery.c.seq.in_(seqs))).all()
+        order = {seq: i for i, seq in enumerate(seqs)}  # the claim's order: the lanes send in it
+        return [Delivery.from_row(r) for r in sorted(rows, key=lambda r: order[r.seq])]
 
     def release_items(self, items: Iterable[Delivery], now: datetime) -> int:
         """Give back leased deliveries that were not sent (a stop, or too little lease left)."""
@@ -322,32 +328,40 @@ class Outbox:
                         "b_state": o.state,
                         "b_count": 1 if o.count else 0,
                         "b_next": utc(o.next_attempt_at) if o.next_attempt_at else None,
-                        "b_now": utc(o.attempt.attempted_at),
-                        "b_status": o.attempt.status_code,
-                        "b_error": o.attempt.error_class,
+                        # a delivery that waits unsent keeps its last answer
+                        "b_now": utc(o.attempt.attempted_at) if o.attempt else now,
+                        "b_status": o.attempt.status_code if o.attempt else o.item.last_status,
+                        "b_error": o.attempt.error_class if o.attempt else o.item.last_error,
                     }
                     for o in outcomes
                 ],
             )
             changed = result.rowcount
-            conn.execute(delivery_attempt.insert(), [dict(o.attempt.__dict__) for o in outcomes])
-            for board in dict.fromkeys(o.item.board for o in outcomes):
-                self._health(conn, board, [o for o in outcomes if o.item.board == board])
+            attempts = [dict(o.attempt.__dict__) for o in outcomes if o.attempt is not None]
+            if attempts:
+                conn.execute(delivery_attempt.insert(), attempts)
+            tried = [o for o in outcomes if o.attempt is not None]
+            for board in dict.fromkeys(o.item.board for o in tried):
+                self._health(conn, board, [o for o in tried if o.item.board == board])
         return changed
 
     def _health(self, conn: Connection, board: str, outcomes: list[Outcome]) -> None:
-        """Fold a board's outcomes, in order, into its health row."""
-        successes = [o for o in outcomes if o.attempt.error_class is None]
-        failures = [o for o in outcomes if o.attempt.error_class is not None]
+        """Fold a board's outcomes (each with its attempt), in order, into its health row."""
+        tried = [(o, o.attempt) for o in outcomes if o.attempt is not None]
+        successes = [a for o, a in tried if a.error_class is None]
+        failures = [a for o, a in tried if a.error_class is not None]
         reset = bool(successes)
-        last_ok = max((o.attempt.attempted_at for o in successes), default=None)
-        after = [o for o in failures if last_ok is None or o.attempt.attempted_at > last_ok]
-        last_failure = max((o.attempt.attempted_at for o in failures), default=None)
-        disable = next((o.disable_reason for o in outcomes if o.disable_reason), None)
+        last_ok = max((a.attempted_at for a in successes), default=None)
+        after = [a for a in failures if last_ok is None or a.attempted_at > last_ok]
+        last_failure = max((a.attempted_at for a in failures), default=None)
+        disabling = next((o for o in outcomes if o.disable_reason), None)
+        disable = disabling.disable_reason if disabling else None
+        config = disabling.disabled_config if disabling else None
         row = {
             "board": board,
             "disabled": disable is not None,
             "disabled_reason": disable,
+            "disabled_config": config,
             "last_success_at": utc(last_ok) if last_ok else None,
             "last_failure_at": utc(last_failure) if last_failure else None,
             "consecutive_failures": len(after),
@@ -360,9 +374,29 @@ class Outbox:
         if last_failure:
             updates["last_failure_at"] = utc(last_failure)
         if disable is not None:
-            updates |= {"disabled": True, "disabled_reason": disable}
+            updates |= {"disabled": True, "disabled_reason": disable, "disabled_config": config}
         statement = insert_for(self.engine)(board_health)
         conn.execute(statement.on_conflict_do_update(index_elements=["board"], set_=updates), row)
+
+    def enable_changed(self, configs: Mapping[str, str]) -> list[str]:
+        """Enable the boards a 403 disabled whose configuration has changed since (``configs``: each
+        board's digest now); returns their names."""
+        if not configs:
+            return []
+        with self.writer.begin() as conn:
+            rows = conn.execute(
+                sa.select(board_health.c.board, board_health.c.disabled_config).where(
+                    board_health.c.disabled, board_health.c.disabled_config.is_not(None)
+                )
+            ).all()
+            changed = [b for b, config in rows if b in configs and configs[b] != config]
+            if changed:
+                conn.execute(
+                    board_health.update()
+                    .where(board_health.c.board.in_(changed))
+                    .values(disabled=False, disabled_reason=None, disabled_config=None, consecutive_failures=0)
+                )
+        return changed
 
     def release(self, owner: str, now: datetime) -> int:
         """Give back every lease of ``owner`` (a worker stopping without sending them)."""

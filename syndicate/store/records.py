@@ -62,14 +62,16 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One attempt and what it decided for its delivery."""
+    """One attempt and what it decided for its delivery; no attempt: the delivery waits unsent until
+    ``next_attempt_at`` (a google-indexing board's daily quota is used)."""
 
     item: Delivery
-    attempt: Attempt
+    attempt: Attempt | None
     state: str
     next_attempt_at: datetime | None
     count: bool = True
     disable_reason: str | None = None
+    disabled_config: str | None = None  # the board's config digest when disabled (a change enables it)
 
 
 @dataclass(frozen=True)

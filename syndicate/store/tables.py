@@ -8,7 +8,9 @@
   does not re-parse or re-render unchanged files;
 - the outbox (migration 0004): ``posting_event_state`` and ``board_posting`` (what each board was last
   owed, see ``syndicate.push.changes``), ``delivery`` (one row per event and board: the exact body, its
-  state and lease), ``delivery_attempt`` (every try) and ``board_health``.
+  state and lease), ``delivery_attempt`` (every try) and ``board_health``;
+- ``channel_quota_call`` (migration 0006): the publish calls of each google-indexing board per UTC day,
+  its quota ledger across every worker.
 """
 
 from __future__ import annotations
@@ -113,4 +115,14 @@ board_health = sa.Table(
     sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("consecutive_failures", sa.Integer, nullable=False),
+    # what the board's configuration was when a Google 403 disabled it (migration 0006): a change enables it
+    sa.Column("disabled_config", sa.String(64), nullable=True),
+)
+channel_quota_call = sa.Table(
+    "channel_quota_call",
+    metadata,
+    sa.Column("board", sa.String(100), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),  # the UTC day, YYYY-MM-DD
+    sa.Column("call", sa.String(100), primary_key=True),  # the delivery and attempt the call is for
+    sa.Column("reserved_at", sa.DateTime(timezone=True), nullable=False),
 )
