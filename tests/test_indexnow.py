@@ -223,7 +223,7 @@ def test_a_broken_channel_entry_is_reported_and_the_webhook_board_keeps_deliveri
         + indexnow_toml("from-env", endpoint.url, key_env="SYNDICATE_TEST_UNSET_INDEXNOW_KEY")
         + indexnow_toml("both", endpoint.url, key=KEY, key_env="X")
         + indexnow_toml("signed", endpoint.url, key=KEY, secret=DEMO_SECRET)
-        + '[[boards]]\nname = "google"\nkind = "google-indexing"\n'
+        + '[[boards]]\nname = "pigeon"\nkind = "carrier-pigeon"\n'
     )
     h.boards(board_toml("hooks", h.sink.url) + broken)
     expected = [
@@ -231,7 +231,7 @@ def test_a_broken_channel_entry_is_reported_and_the_webhook_board_keeps_deliveri
         "board 'from-env': key_env: the variable SYNDICATE_TEST_UNSET_INDEXNOW_KEY is not set",
         "board 'both': key: give key or key_env, not both",
         "board 'signed': secret: a webhook key, not used by an indexnow board",
-        "board 'google': kind: kind 'google-indexing' is not supported yet (supported: webhook, indexnow)",
+        "board 'pigeon': kind: unknown kind 'carrier-pigeon' (known: webhook, indexnow, google-indexing)",
     ]
     pushed = run_cli(cli_env(h, web), "push")  # a real process: the start of a run
     assert pushed.returncode == 0, pushed.stderr

@@ -5,10 +5,12 @@ be http or https``), all at once. A secret never appears in a message, a log
 line or a repr: ``Secret`` (and ``Key``, an IndexNow key) hides it, and only the
 sender asks for its value.
 
-A board's ``kind`` selects its channel: ``webhook`` (the default) or ``indexnow``.
+A board's ``kind`` selects its channel: ``webhook`` (the default), ``indexnow`` or
+``google-indexing`` (its key file is watched like the boards file: a change re-reads both).
 A wrong webhook entry makes the whole file unusable, as it always did (the worker
 refuses to start; a reload keeps the last valid boards). A wrong channel entry (an
-unknown or unsupported ``kind``, a bad IndexNow key) leaves only that board out:
+unknown or unsupported ``kind``, a bad IndexNow key, a key file that is not a service
+account's) leaves only that board out:
 it is reported with its name, key and reason, and the other boards run.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 import os
 import re
@@ -27,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syndicate.outputs.filters import fold
+from syndicate.push.serviceaccount import ServiceAccount, read_service_account
 from syndicate.redact import redact_url
 
 log = logging.getLogger(__name__)
@@ -35,12 +39,15 @@ EVENTS = ("posting.created", "posting.updated", "posting.closed")
 SECRET_PREFIX = "whsec_"
 MIN_SECRET_BYTES, MAX_SECRET_BYTES = 24, 64  # the Standard Webhooks spec's range
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
-WEBHOOK, INDEXNOW = "webhook", "indexnow"
-KINDS = (WEBHOOK, INDEXNOW)
-PLANNED_KINDS = ("google-indexing", "websub")  # issue 11's other channels, not built yet
+WEBHOOK, INDEXNOW, GOOGLE = "webhook", "indexnow", "google-indexing"
+KINDS = (WEBHOOK, INDEXNOW, GOOGLE)
+PLANNED_KINDS = ("websub",)  # issue 11's other channel, not built yet
 _KEYS = {"name", "kind", "url", "secret", "secret_env", "events", "tags"}
 _INDEXNOW_KEYS = {"name", "kind", "key", "key_env", "endpoint"}
+_GOOGLE_KEYS = {"name", "kind", "credentials_file", "credentials_env", "daily_quota", "endpoint"}
 INDEXNOW_ENDPOINT = "https://api.indexnow.org/indexnow"
+GOOGLE_ENDPOINT = "https://indexing.googleapis.com/v3/urlNotifications:publish"
+DEFAULT_DAILY_QUOTA = 200  # publish calls per UTC day: Google's default quota for a project
 _INDEXNOW_KEY = re.compile(r"[a-zA-Z0-9-]{8,128}\Z")  # the protocol's key format
 
 
@@ -95,10 +102,20 @@ class Board:
     tags: frozenset[str] = frozenset()  # empty: every posting
     kind: str = WEBHOOK
     key: Key | None = field(default=None, repr=False)  # indexnow boards
+    account: ServiceAccount | None = field(default=None, repr=False)  # google-indexing boards
+    daily_quota: int = 0  # google-indexing boards: publish calls per UTC day
+    credentials_path: Path | None = None  # google-indexing boards: the key file, watched for changes
 
     def __repr__(self) -> str:  # a URL may carry credentials: never shown whole
         shown = f"name={self.name!r}, kind={self.kind!r}, url={redact_url(self.url)!r}"
         return f"Board({shown}, events={sorted(self.events)}, tags={sorted(self.tags)})"
+
+    @property
+    def config_digest(self) -> str:
+        """What a 403 disabled the board under: a change of its entry or of its key file enables it."""
+        account = self.account.digest if self.account else ""
+        parts = (self.name, self.kind, self.url, account, str(self.daily_quota))
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
     def wants(self, event_type: str) -> bool:
         return event_type in self.events
@@ -155,6 +172,48 @@ def _indexnow_board(
     return Board(name, endpoint, kind=INDEXNOW, key=Key(key))
 
 
+def _google_board(
+    entry: dict, name: str, where: str, environ: Mapping[str, str], base: Path, problems: list[str]
+) -> Board | None:
+    before = len(problems)
+    for key in sorted(set(entry) - _GOOGLE_KEYS):
+        problems.append(f"{where}: {key}: unknown key (known: {', '.join(sorted(_GOOGLE_KEYS))})")
+    endpoint = _http_url(entry, "endpoint", GOOGLE_ENDPOINT, where, problems)
+    quota = entry.get("daily_quota", DEFAULT_DAILY_QUOTA)
+    if not isinstance(quota, int) or isinstance(quota, bool) or quota < 1:
+        problems.append(f"{where}: daily_quota: must be a whole number of calls, at least 1, got {quota!r}")
+    account, path = None, None
+    if "credentials_file" in entry and "credentials_env" in entry:
+        problems.append(f"{where}: credentials_file: give credentials_file or credentials_env, not both")
+    elif "credentials_env" in entry:
+        variable = entry["credentials_env"]
+        if not isinstance(variable, str) or not variable:
+            problems.append(f"{where}: credentials_env: must name an environment variable")
+        elif variable not in environ:
+            problems.append(f"{where}: credentials_env: the variable {variable} is not set")
+        else:
+            account, reason = read_service_account(environ[variable])
+            if reason:
+                problems.append(f"{where}: credentials_env: the value of {variable} {reason}")
+    elif "credentials_file" in entry:
+        given = entry["credentials_file"]
+        if not isinstance(given, str) or not given:
+            problems.append(f"{where}: credentials_file: must be a path (relative to the boards file's folder)")
+        else:
+            path = base / given
+            try:
+                account, reason = read_service_account(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = f"cannot be read: {type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}"
+            if reason:
+                problems.append(f"{where}: credentials_file: {given} {reason}")
+    else:
+        problems.append(f"{where}: credentials_file: missing (give credentials_file or credentials_env)")
+    if len(problems) > before:
+        return None
+    return Board(name, endpoint, kind=GOOGLE, account=account, daily_quota=quota, credentials_path=path)
+
+
 def _http_url(entry: Mapping[str, Any], field: str, default: str | None, where: str, problems: list[str]) -> Any:
     """``entry[field]`` (or ``default``), reported unless an absolute http(s) URL; never shown with credentials."""
     url = entry.get(field, default)
@@ -201,7 +260,7 @@ def _credential(
 
 
 def _board(
-    entry: Any, index: int, environ: Mapping[str, str], problems: list[str], left_out: list[str]
+    entry: Any, index: int, environ: Mapping[str, str], base: Path, problems: list[str], left_out: list[str]
 ) -> Board | None:
     """One board, or None; a webhook entry's mistakes go to ``problems`` (the file is unusable), a
     channel entry's to ``left_out`` (that board alone is left out)."""
@@ -218,6 +277,8 @@ def _board(
     where = f"board {name!r}"
     if channel:
         kind = _kind(entry, where, problems)
+        if kind == GOOGLE:
+            return _google_board(entry, name, where, environ, base, problems)
         return _indexnow_board(entry, name, where, environ, problems) if kind == INDEXNOW else None
     before = len(problems)
     for key in sorted(set(entry) - _KEYS):
@@ -255,6 +316,7 @@ class BoardsConfig:
 
     boards: tuple[Board, ...]
     left_out: tuple[str, ...] = ()
+    key_files: tuple[Path, ...] = ()  # key files named by the boards left out (a fix there is a change)
 
 
 def parse_boards(text: str, path: Path, environ: Mapping[str, str] | None = None) -> tuple[Board, ...]:
@@ -285,7 +347,7 @@ def _parse(text: str, path: Path, environ: Mapping[str, str] | None) -> tuple[Bo
     left_out: list[str] = []
     seen: set[str] = set()
     for index, entry in enumerate(entries):
-        board = _board(entry, index, environ, problems, left_out)
+        board = _board(entry, index, environ, path.parent, problems, left_out)
         if board is None:
             continue
         if board.name in seen:
@@ -293,7 +355,21 @@ def _parse(text: str, path: Path, environ: Mapping[str, str] | None) -> tuple[Bo
             continue
         seen.add(board.name)
         boards.append(board)
-    return BoardsConfig(tuple(boards), tuple(left_out)), problems
+    named = {b.name for b in boards}
+    key_files = tuple(
+        path.parent / e["credentials_file"]
+        for e in entries
+        if isinstance(e, dict) and isinstance(e.get("credentials_file"), str) and e.get("name") not in named
+    )
+    return BoardsConfig(tuple(boards), tuple(left_out), key_files), problems
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def _read(path: Path) -> str | None:
@@ -341,13 +417,15 @@ class BoardsFile:
         self._boards: tuple[Board, ...] = ()
         self.error: BoardsError | None = None
         self.left_out: tuple[str, ...] = ()  # channel boards left out of the last valid read, and why
+        self._unread: tuple[Path, ...] = ()  # key files named by boards left out: watched for a fix
 
-    def _current_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
+    def _current_stamp(self) -> tuple | None:
+        """The file's stamp, and those of the key files its boards read (a new key is a change too)."""
+        stamp = _stamp(self.path)
+        if stamp is None:
             return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
+        keys = tuple(b.credentials_path for b in self._boards if b.credentials_path is not None)
+        return (stamp, *[(str(p), _stamp(p)) for p in keys + self._unread])
 
     def boards(self) -> tuple[Board, ...]:
         stamp = self._current_stamp()
@@ -355,8 +433,9 @@ class BoardsFile:
             try:
                 config = load_config(self.path, self.environ)
                 self._boards, self.left_out = config.boards, config.left_out
+                self._unread = config.key_files
                 self.error = None
-                self._stamp = stamp
+                self._stamp = self._current_stamp()  # with the key files of the boards just read
                 for reason in self.left_out:  # at start and at every reload while it stays wrong
                     log.error("%s: board left out, the other boards run: %s", self.path, reason)
             except BoardsError as exc:

@@ -44,12 +44,14 @@ class Lanes:
         window: int = 256,
         send_batch: BatchSender | None = None,
         batch_size: Callable[[Board], int] | None = None,
+        lane_width: Callable[[Board], int | None] | None = None,
     ) -> None:
         self.width = width
         self.window = window  # deliveries held in all lanes at most, so claims come in batches
         self.send = send
         self.send_batch = send_batch
         self.batch_size = batch_size or (lambda _board: 1)  # how many waiting deliveries one call may take
+        self.lane_width = lane_width or (lambda _board: None)  # a board's own width (None: ``width``)
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)  # the dispatcher waits on this one
         self._lanes: dict[str, _Lane] = {}
@@ -174,6 +176,8 @@ class Lanes:
         held = len(lane.waiting) + lane.running
         if held == self._target() // 2:
             self._woken = True  # down to half its share: claiming more now keeps the lane busy
+        if self.lane_width(lane.board) == 1:
+            self._woken = True  # a lane that sends one at a time is recorded call by call: a kill repeats one
         if self._woken or outcome.disable_reason or not held or len(self._finished) % WAKE_EVERY == 0:
             self.cond.notify()
 
@@ -197,7 +201,8 @@ class _Lane:
         return max(0, target - len(self.waiting) - self.running)
 
     def start_threads(self) -> None:
-        wanted = min(self.lanes.width, len(self.waiting) + self.running)
+        width = self.lanes.lane_width(self.board) or self.lanes.width
+        wanted = min(width, len(self.waiting) + self.running)
         self.threads = [t for t in self.threads if t.is_alive()]
         while len(self.threads) < wanted:
             thread = threading.Thread(target=self._run, name=f"deliver-{self.board.name}", daemon=True)

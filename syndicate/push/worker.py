@@ -25,8 +25,8 @@ from syndicate.outputs.jsonld import job_posting
 from syndicate.outputs.urls import Links
 from syndicate.postings.loader import PostingLoader
 from syndicate.postings.snapshot import Snapshot
-from syndicate.push import changes, indexnow
-from syndicate.push.boards import INDEXNOW, Board, BoardsFile
+from syndicate.push import changes, google, indexnow
+from syndicate.push.boards import GOOGLE, INDEXNOW, Board, BoardsFile
 from syndicate.push.delivery import Answer, Policy, decide, new_session, send, user_agent
 from syndicate.push.lanes import Lanes
 from syndicate.push.webhook import body_bytes, envelope, new_webhook_id
@@ -35,6 +35,7 @@ from syndicate.store.database import Database
 from syndicate.store.engine import Store
 from syndicate.store.log import DeliveryLog
 from syndicate.store.outbox import Outbox
+from syndicate.store.quota import QuotaLedger
 from syndicate.store.records import PENDING, Attempt, Delivery, NewDelivery, Outcome
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,10 @@ class Worker:
         self._catalog: Catalog | None = None
         self._scan_lock = threading.Lock()
         self._redeliveries: dict[tuple[str, datetime], None] = {}  # redeliver runs announced (board, queued at)
+        self.quota = QuotaLedger(store)  # google-indexing boards' calls per UTC day, across workers
+        self.tokens = google.Tokens()  # google-indexing boards' access tokens, kept until they expire
+        self._spent: set[tuple[str, str]] = set()  # (board, day) whose spent quota was logged
+        self._configs: tuple[Board, ...] | None = None  # the boards whose 403s were last checked against
 
     # --- boards and sessions ------------------------------------------------------------
 
@@ -110,6 +115,10 @@ class Worker:
                 url = self.links.job(e.posting_id)
                 if kinds.get(e.board) == INDEXNOW:  # the URLs only: the key is added when sending
                     body = indexnow.stored_body(url, self.links.sitemap)
+                    out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body))
+                    continue
+                if kinds.get(e.board) == GOOGLE:  # the call's JSON: the token is added when sending
+                    body = google.stored_body(url, e.type)
                     out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body))
                     continue
                 key = (e.posting_id, e.version)
@@ -189,6 +198,9 @@ class Worker:
     def send_many(self, items: list[Delivery], board: Board) -> list[Outcome]:
         """Send deliveries of one board in one call (an indexnow board; a webhook board takes one), and
         what follows for each: every delivery gets the call's answer as its own attempt."""
+        if board.kind == GOOGLE and board.account is not None:
+            assert len(items) == 1  # one call per notification, in the order claimed
+            return [self._send_google(items[0], board)]
         if board.kind == INDEXNOW and board.key is not None:
             bodies = [item.body for item in items]
             answer = indexnow.send(
@@ -232,6 +244,65 @@ class Worker:
             )
         return outcomes
 
+    def _send_google(self, item: Delivery, board: Board) -> Outcome:
+        """One publish call, if the day's quota has room for it (else it waits for the next UTC day,
+        unsent and uncounted); the ledger is asked first, so no worker calls beyond the quota."""
+        assert board.account is not None
+        now = self.clock()
+        day = google.day_of(now)
+        call = f"{item.webhook_id}:{item.attempts + 1}"  # the same attempt again (after a crash) is counted once
+        if not self.database.call(lambda: self.quota.reserve(board.name, day, call, board.daily_quota, now), False):
+            if (board.name, day) not in self._spent:
+                self._spent.add((board.name, day))
+                log.warning(
+                    "board %s: the daily quota of %d call(s) for %s is used; what waits goes at %s",
+                    board.name,
+                    board.daily_quota,
+                    day,
+                    google.next_day(now).isoformat(),
+                )
+            return Outcome(item, None, PENDING, google.next_day(now), count=False)
+        answer = google.send(self.session(board.name), board.url, board.account, self.tokens, item.body, self.policy)
+        now = self.clock()
+        decision = google.decide(answer, item.attempts + 1, self.policy, now, self.rng, board.account)
+        if answer.status == 429 and decision.next_attempt_at == google.next_day(now):
+            self.database.call(lambda: self.quota.spend(board.name, day, now), None)
+            log.warning("board %s: Google answered 429: no more calls until %s", board.name, decision.next_attempt_at)
+        attempt = Attempt(item.webhook_id, now, answer.status, answer.duration_ms, answer.error_class, answer.excerpt)
+        if decision.disable_reason:
+            log.error("board %s disabled: %s", board.name, decision.disable_reason)
+        elif answer.error_class:
+            log.warning(
+                "delivery %s to %s: %s %s; next: %s",
+                item.webhook_id,
+                board.name,
+                answer.error_class,
+                answer.status or "",
+                decision.state,
+            )
+        return Outcome(
+            item,
+            attempt,
+            decision.state,
+            decision.next_attempt_at,
+            decision.count,
+            decision.disable_reason,
+            board.config_digest if decision.disable_reason else None,
+        )
+
+    def _enable_changed(self, boards: dict[str, Board]) -> None:
+        """A board a 403 disabled is called again once its entry or key file changed."""
+        current = tuple(boards.values())
+        if current == self._configs:
+            return
+        configs = {name: b.config_digest for name, b in boards.items() if b.kind == GOOGLE}
+        enabled = self.database.call(lambda: self.outbox.enable_changed(configs), None)
+        if enabled is None:
+            return  # the database is away: checked again next time
+        self._configs = current
+        for name in enabled:
+            log.info("board %s enabled again: its entry or key file changed since the 403", name)
+
     def attempt(self, item: Delivery, board: Board) -> str:
         """Send one delivery once and record it; returns the delivery's new state."""
         outcome = self.send(item, board)
@@ -256,6 +327,7 @@ class Worker:
             self._attempt_once,
             send_batch=self._attempt_batch,
             batch_size=lambda board: indexnow.batch_size() if board.kind == INDEXNOW else 1,
+            lane_width=lambda board: 1 if board.kind == GOOGLE else None,  # in order: closes first, one at a time
         )
         self._lanes = lanes
         forever = until is not None
@@ -286,7 +358,7 @@ class Worker:
                 unrecorded += finished
                 if unrecorded and self._record(unrecorded, lanes):
                     for done in unrecorded:
-                        report.attempts += 1
+                        report.attempts += done.attempt is not None  # a delivery left for tomorrow was not sent
                         report.outcomes[done.state] = report.outcomes.get(done.state, 0) + 1
                     unrecorded = []
                     claim_now = True  # what was recorded may have unblocked the next version of a posting
@@ -310,8 +382,11 @@ class Worker:
 
     def _claim(self, room: dict[str, int]) -> list[Delivery]:
         now = self.clock()
+        boards = self.boards()
+        self._enable_changed(boards)
+        first = [name for name, b in boards.items() if b.kind == GOOGLE]
         claimed = self.database.call(
-            lambda: self.outbox.claim(now, self.owner, sum(room.values()), self.lease, room, room), []
+            lambda: self.outbox.claim(now, self.owner, sum(room.values()), self.lease, room, room, first), []
         )
         self._announce_redeliveries(claimed)
         return claimed
