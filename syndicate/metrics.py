@@ -123,7 +123,9 @@ class DeliveryCollector(Collector):
             deliveries.add_metric([board, state], count)
         yield deliveries
         disabled = GaugeMetricFamily(
-            "syndicate_board_disabled", "1 while a board is disabled (it answered 410).", labels=["board"]
+            "syndicate_board_disabled",
+            "1 while a board is disabled (it answered 410, or Google answered 403).",
+            labels=["board"],
         )
         failures = GaugeMetricFamily(
             "syndicate_board_consecutive_failures", "Failed attempts since the last success.", labels=["board"]
