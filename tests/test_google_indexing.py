@@ -27,6 +27,7 @@ from bench.sink import DEMO_SECRET, Sink
 from syndicate.push.boards import parse_config
 from syndicate.services import build_services
 from syndicate.settings import load_settings
+from syndicate.store.log import DeliveryLog
 from syndicate.store.quota import QuotaLedger
 from syndicate.store.records import FAILED, PENDING, SUCCEEDED, SUPERSEDED
 
@@ -442,6 +443,10 @@ def test_a_killed_worker_owes_each_channel_exactly_what_is_left_and_counts_each_
         worker.stop(9)  # SIGKILL, mid-burst
     cut = len(google.calls)
     assert cut < 30, "killed before the burst ended"
+    settings = load_settings(environ={}, overrides={"database_url": database_url, "postings_dir": postings_dir})
+    svc = build_services(settings)
+    log = DeliveryLog(svc.store)
+    done = {PAGE + d.posting_id for d in log.deliveries(board="google", limit=100) if d.state == SUCCEEDED}
     restarted = WorkerProcess(env, tmp_path / "worker2.log")
     try:
         every = {PAGE + f"p{n:02d}" for n in range(30)}
@@ -452,12 +457,11 @@ def test_a_killed_worker_owes_each_channel_exactly_what_is_left_and_counts_each_
     urls = [url for _, url in google.notified()]
     repeated = [url for url in every if urls.count(url) > 1]
     assert len(repeated) <= 1, "at most the call in flight at the kill is made again"
+    assert {url for _, url in google.notified()[cut:]} == every - done, "after the restart: exactly what is owed"
     listed = run_cli(env, "deliveries", "--format", "json", "--limit", "100")
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
     assert sorted(r["state"] for r in rows) == [SUCCEEDED] * 30
-    settings = load_settings(environ={}, overrides={"database_url": database_url, "postings_dir": postings_dir})
-    svc = build_services(settings)
     try:
         ledger = QuotaLedger(svc.store)
         assert sum(ledger.used("google", d) for d in _days_around()) == 30, (

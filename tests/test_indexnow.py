@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,12 +20,13 @@ from typing import Any
 import pytest
 import requests
 from conftest import posting_text, write
-from processes import Web, run_cli, service_env
+from processes import Web, WorkerProcess, run_cli, service_env, wait_for
 from prometheus_client import generate_latest
 from test_push import Harness, board_toml
 
 from bench.sink import DEMO_SECRET, Sink
 from syndicate.push.boards import parse_boards
+from syndicate.store.log import DeliveryLog
 from syndicate.store.records import PENDING, SUCCEEDED
 
 KEY = "5e0c2a0f-9b7d-4c1e-a3f8-indexnow0key"
@@ -42,6 +44,7 @@ class IndexNowEndpoint(ThreadingHTTPServer):
         self.calls: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.status, self.text = 202, ""
+        self.delay = 0.0  # seconds each call takes to answer
 
     @property
     def url(self) -> str:
@@ -71,6 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.calls.append(call)
             status, text = self.server.status, self.server.text
+        time.sleep(self.server.delay)
         key_ok = fetched.status_code == 200 and fetched.text == body["key"]
         if not key_ok:
             status, text = 403, "The key is not valid: keyLocation does not serve it"
@@ -303,3 +307,35 @@ def test_ping_of_a_channel_says_it_pings_only_webhook_boards(h: Harness, web: We
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "board 'ix' is of kind 'indexnow': ping sends only to webhook boards" in result.stderr
     assert endpoint.calls == [] and KEY not in result.stdout + result.stderr
+
+
+def test_a_killed_worker_sends_indexnow_exactly_what_it_still_owes(
+    h: Harness, web: Web, endpoint: IndexNowEndpoint
+) -> None:
+    h.boards(indexnow_toml("ix", endpoint.url))
+    env = cli_env(h, web) | {"SYNDICATE_DELIVERY_TIMEOUT": "2", "SYNDICATE_LEASE_SECONDS": "6"}
+    endpoint.delay = 0.3  # each call takes a while: the kill finds one in flight, or some unrecorded
+    worker = WorkerProcess(env, h.tmp_path / "worker.log")
+    try:
+        for n in range(30):  # a burst while the worker sends
+            write(h.postings, f"p{n:02d}.md", posting_text(f"p{n:02d}"))
+            time.sleep(0.05)
+        assert wait_for(lambda: len(endpoint.calls) >= 2, 60), worker.output()
+    finally:
+        worker.stop(9)  # SIGKILL
+    log = DeliveryLog(h.worker().outbox.store)  # (this worker only reads the log: it never runs a cycle)
+    done = {d.posting_id for d in log.deliveries(board="ix", limit=100) if d.state == SUCCEEDED}
+    assert len(done) < 30, "killed before the burst was delivered"
+    before = len(endpoint.calls)
+    restarted = WorkerProcess(env, h.tmp_path / "worker2.log")
+    pages = {f"{web.base}/jobs/p{n:02d}" for n in range(30)}
+    try:
+        assert wait_for(lambda: pages <= {u for urls in endpoint.urls() for u in urls}, 90), restarted.output()
+        assert wait_for(lambda: all(d.state == SUCCEEDED for d in log.deliveries(board="ix", limit=100)), 30)
+    finally:
+        code, _ = restarted.stop()
+    assert code == 0
+    after = {u for urls in endpoint.urls()[before:] for u in urls} - {f"{web.base}/sitemap.xml"}
+    owed = {f"{web.base}/jobs/{pid}" for pid in {f"p{n:02d}" for n in range(30)} - done}
+    assert after == owed, "after the restart: every URL still owed, and none recorded as delivered"
+    assert len(log.deliveries(board="ix", limit=100)) == 30
