@@ -83,6 +83,7 @@ class FakeGoogle(ThreadingHTTPServer):
         self.calls: list[dict[str, Any]] = []  # every accepted publish call: body, headers, arrival
         self.refused: list[str] = []  # publish calls refused for a bad token or body, and why
         self.answer: Callable[[dict[str, Any]], tuple[int, dict[str, Any]] | None] = lambda _body: None
+        self.token_answer: Callable[[], tuple[int, bytes] | None] = lambda: None  # (status, raw body) instead
         self.hold = threading.Event()  # set: publish calls wait until it is cleared
         self.holding = 0
 
@@ -141,6 +142,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _token(self, raw: bytes) -> None:
         form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
         fake = self.server
+        instead = fake.token_answer()
+        if instead is not None:
+            with fake.lock:
+                fake.token_requests.append({"answered": instead[0]})
+            self._raw(*instead)
+            return
         try:
             if form.get("grant_type") != GRANT:
                 raise ValueError(f"grant_type is {form.get('grant_type')!r}")
@@ -225,7 +232,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, {"urlNotificationMetadata": {"url": body["url"], key: latest}})
 
     def _json(self, status: int, document: dict[str, Any]) -> None:
-        data = json.dumps(document).encode()
+        self._raw(status, json.dumps(document).encode())
+
+    def _raw(self, status: int, data: bytes) -> None:
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=UTF-8")

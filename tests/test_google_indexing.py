@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -286,6 +287,7 @@ def test_a_token_endpoint_that_refuses_is_an_auth_failure_retried_on_the_schedul
     [attempt] = worker.outbox.log.attempts(delivery.webhook_id)
     assert attempt.error_class == "auth" and "invalid_grant" in (attempt.excerpt or "")
     assert google.calls == []
+    assert QuotaLedger(worker.outbox.store).used("google", h.clock().date().isoformat()) == 0, "no call: no quota"
     service_account_file(key_file, google.account())  # a new key
     h.clock.advance(seconds=10)
     assert worker.cycle().outcomes == {SUCCEEDED: 1}
@@ -326,6 +328,8 @@ def test_broken_entries_are_reported_and_the_other_boards_run(
     (secrets_dir / "nokey.json").write_text(json.dumps({k: v for k, v in good.items() if k != "private_key"}))
     (secrets_dir / "badkey.json").write_text(json.dumps(good | {"private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n"}))
     (secrets_dir / "adir.json").mkdir()
+    os.mkfifo(secrets_dir / "fifo.json")  # reading it would wait for a writer for ever
+    (secrets_dir / "huge.json").write_text(" " * 70000)
     broken = (
         board(google, "missing", credentials_file="secrets/none.json")
         + board(google, "notjson", credentials_file="secrets/notjson.json")
@@ -333,6 +337,8 @@ def test_broken_entries_are_reported_and_the_other_boards_run(
         + board(google, "nokey", credentials_file="secrets/nokey.json")
         + board(google, "badkey", credentials_file="secrets/badkey.json")
         + board(google, "adir", credentials_file="secrets/adir.json")
+        + board(google, "fifo", credentials_file="secrets/fifo.json")
+        + board(google, "huge", credentials_file="secrets/huge.json")
         + board(google, "both", credentials_env="SYNDICATE_TEST_GOOGLE_KEY")
         + board(google, "unset", credentials_file=None, credentials_env="SYNDICATE_TEST_UNSET_GOOGLE_KEY")
         + board(google, "quota", daily_quota=0)
@@ -347,7 +353,9 @@ def test_broken_entries_are_reported_and_the_other_boards_run(
         '"type" is not "service_account"',
         "board 'nokey': credentials_file: secrets/nokey.json is not a service-account key: no private_key",
         "board 'badkey': credentials_file: secrets/badkey.json private_key: not a PEM RSA private key",
-        "board 'adir': credentials_file: secrets/adir.json cannot be read: IsADirectoryError: Is a directory",
+        "board 'adir': credentials_file: secrets/adir.json cannot be read: not a regular file",
+        "board 'fifo': credentials_file: secrets/fifo.json cannot be read: not a regular file",
+        "board 'huge': credentials_file: secrets/huge.json cannot be read: 70000 bytes, more than a key file's 65536",
         "board 'both': credentials_file: give credentials_file or credentials_env, not both",
         "board 'unset': credentials_env: the variable SYNDICATE_TEST_UNSET_GOOGLE_KEY is not set",
         "board 'quota': daily_quota: must be a whole number of calls, at least 1, got 0",
@@ -475,3 +483,70 @@ def _days_around() -> list[str]:
     """The UTC days a real-clock run may have spanned (the test never depends on which)."""
     now = datetime.now(UTC)  # wall-clock: the worker process ran on the real clock
     return [(now + timedelta(days=d)).date().isoformat() for d in (-1, 0)]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (200, b"<html>not json</html>", "token: an unreadable answer from the token endpoint"),
+        (
+            200,
+            b'{"access_token": "ya29.x", "expires_in": "soon"}',
+            "token: an unreadable answer from the token endpoint",
+        ),
+        (200, b'{"access_token": "ya29 with\\nline breaks", "expires_in": 3600}', "cannot be sent in a header"),
+        (200, b'{"access_token": "' + b"x" * 100_000 + b'"}', "token: the token endpoint's answer is over 64 KiB"),
+        (503, b'{"error": "temporarily_unavailable"}', "token: the token endpoint answered 503"),
+    ],
+    ids=["not-json", "bad-expiry", "unsendable-token", "huge", "503"],
+)
+def test_a_token_endpoint_answering_nonsense_is_one_auth_failure_of_one_request(
+    h: Harness, google: FakeGoogle, key_file: Path, status: int, body: bytes, reason: str
+) -> None:
+    write(h.postings, "a.md", posting_text("a"))
+    h.boards(board(google))
+    google.token_answer = lambda: (status, body)
+    worker = h.worker()
+    assert worker.cycle().outcomes == {PENDING: 1}
+    [delivery] = worker.outbox.log.deliveries(board="google")
+    [attempt] = worker.outbox.log.attempts(delivery.webhook_id)
+    assert attempt.error_class == "auth" and reason in (attempt.excerpt or ""), attempt.excerpt
+    assert len(google.token_requests) == 1, "no retry inside the attempt: the schedule retries"
+    assert google.calls == [] and "ya29" not in (attempt.excerpt or "")
+    google.token_answer = lambda: None
+    h.clock.advance(seconds=10)
+    assert worker.cycle().outcomes == {SUCCEEDED: 1}
+
+
+def test_a_short_lived_token_is_kept_for_half_its_life(h: Harness, key_file: Path) -> None:
+    short = FakeGoogle(token_seconds=120).start()
+    try:
+        service_account_file(key_file, short.account())
+        write(h.postings, "a.md", posting_text("a"))
+        h.boards(board(short))
+        worker = h.worker()
+        worker.cycle()
+        for n in range(3):
+            write(h.postings, "a.md", posting_text("a", title=f"Edit {n}"))
+            worker.cycle()
+        assert len(short.calls) == 4 and len(short.token_requests) == 1
+    finally:
+        short.close()
+
+
+def test_a_close_goes_before_updates_left_from_yesterday_and_a_raised_quota_lets_them_go(
+    h: Harness, google: FakeGoogle, key_file: Path
+) -> None:
+    h.boards(board(google, daily_quota=1))
+    for n in range(3):
+        write(h.postings, f"p{n}.md", posting_text(f"p{n}"))
+    worker = h.worker()
+    worker.cycle()
+    assert len(google.calls) == 1, "one today, two wait for tomorrow"
+    h.clock.now = next_midnight(h.clock()) + timedelta(minutes=30)
+    write(h.postings, "p0.md", posting_text("p0", status="closed"))
+    worker.cycle()
+    assert google.notified()[1] == (DELETED, PAGE + "p0"), "the close first, though the others waited longer"
+    h.boards(board(google, daily_quota=10))  # raised during the day: what waits goes today
+    worker.cycle()
+    assert sorted(google.notified()[2:]) == [(UPDATED, PAGE + "p1"), (UPDATED, PAGE + "p2")]

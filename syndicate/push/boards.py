@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syndicate.outputs.filters import fold
-from syndicate.push.serviceaccount import ServiceAccount, read_service_account
+from syndicate.push.serviceaccount import ServiceAccount, read_key_file, read_service_account
 from syndicate.redact import redact_url
 
 log = logging.getLogger(__name__)
@@ -201,10 +201,9 @@ def _google_board(
             problems.append(f"{where}: credentials_file: must be a path (relative to the boards file's folder)")
         else:
             path = base / given
-            try:
-                account, reason = read_service_account(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = f"cannot be read: {type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}"
+            text, reason = read_key_file(path)
+            if text is not None:
+                account, reason = read_service_account(text)
             if reason:
                 problems.append(f"{where}: credentials_file: {given} {reason}")
     else:
@@ -333,7 +332,10 @@ def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None
     return config
 
 
-def _parse(text: str, path: Path, environ: Mapping[str, str] | None) -> tuple[BoardsConfig, list[str]]:
+def _parse(
+    text: str, path: Path, environ: Mapping[str, str] | None, only: str | None = None
+) -> tuple[BoardsConfig, list[str]]:
+    """The boards of ``text`` and what makes it unusable; ``only``: entries of that kind alone."""
     environ = os.environ if environ is None else environ
     try:
         data = tomllib.loads(text)
@@ -347,6 +349,8 @@ def _parse(text: str, path: Path, environ: Mapping[str, str] | None) -> tuple[Bo
     left_out: list[str] = []
     seen: set[str] = set()
     for index, entry in enumerate(entries):
+        if only is not None and (not isinstance(entry, dict) or entry.get("kind", WEBHOOK) != only):
+            continue
         board = _board(entry, index, environ, path.parent, problems, left_out)
         if board is None:
             continue
@@ -397,7 +401,7 @@ def indexnow_keys(path: Path, environ: Mapping[str, str] | None = None) -> froze
     say (the web process serves them; a webhook secret_env set only for the worker must not hide them)."""
     try:
         text = _read(path)
-        config, _ = _parse(text, path, environ) if text is not None else (BoardsConfig(()), [])
+        config, _ = _parse(text, path, environ, only=INDEXNOW) if text is not None else (BoardsConfig(()), [])
     except BoardsError:
         return frozenset()
     return frozenset(b.key.reveal() for b in config.boards if b.kind == INDEXNOW and b.key is not None)

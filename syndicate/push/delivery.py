@@ -273,6 +273,11 @@ def deadline_of(policy: Policy) -> Iterator[Deadline]:
         _attempt.deadline = None
 
 
+def current_deadline() -> Deadline:
+    """The deadline of the attempt this thread is in (a fresh, unexpired one outside any)."""
+    return getattr(_attempt, "deadline", None) or Deadline(float("inf"))
+
+
 def post(session: requests.Session, url: str, body: bytes, headers: dict[str, str], policy: Policy) -> Answer:
     """One POST of ``body`` with ``headers`` under the attempt's deadline (every channel sends through
     it); never raises for network trouble."""

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,69 +52,139 @@ def notification(body: bytes) -> dict[str, str]:
 # --- tokens -------------------------------------------------------------------------------------------
 
 
+MAX_TOKEN_ANSWER = 64 * 1024  # bytes of a token endpoint's answer read at most (a real one is under 2 KiB)
+REFRESH_MARGIN = 225.0  # seconds before expiry a token is fetched again (google-auth's own margin)...
+_USABLE_TOKEN = re.compile(r"[\x21-\x7e]{1,4096}\Z")  # ...and what a bearer token may be (RFC 6750)
+
+
+class TokenError(Exception):
+    """The token endpoint gave no usable token: its words (never a credential) are the message."""
+
+
 class Tokens:
     """Access tokens per service account, fetched when missing or about to expire, shared by threads."""
 
-    def __init__(self) -> None:
-        self._credentials: dict[str, Any] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._tokens: dict[str, tuple[str, float, float]] = {}  # digest: (token, fetched at, expires at)
         self._lock = threading.Lock()
+        self._clock = clock
         self.fetched = 0  # token fetches so far (one per hour or so, not one per call)
 
     def bearer(self, account: ServiceAccount, session: requests.Session, policy: Policy) -> str:
-        """A valid token for ``account`` (raises google-auth's RefreshError or TransportError)."""
-        from google.oauth2 import service_account
-
+        """A usable token for ``account``; raises ``TokenError`` (the endpoint said no, or gave nothing
+        usable) or google-auth's ``TransportError`` (no answer)."""
         with self._lock:
-            credentials = self._credentials.get(account.digest)
-            if credentials is None:
-                credentials = service_account.Credentials.from_service_account_info(account.reveal(), scopes=[SCOPE])
-                self._credentials[account.digest] = credentials
-            if not credentials.valid:
-                credentials.refresh(_token_request(session, policy))
-                self.fetched += 1
-            return str(credentials.token)
+            held = self._tokens.get(account.digest)
+            now = self._clock()
+            if held is not None:
+                token, fetched, expires = held
+                if now < expires - min(REFRESH_MARGIN, (expires - fetched) / 2):  # a short-lived token is kept too
+                    return token
+            token, lifetime = _fetch(account, session, policy)
+            self._tokens[account.digest] = (token, now, now + lifetime)
+            self.fetched += 1
+            return token
 
     def forget(self, account: ServiceAccount) -> None:
         """The API said 401: the next call fetches a new token."""
         with self._lock:
-            self._credentials.pop(account.digest, None)
+            self._tokens.pop(account.digest, None)
 
 
-def _token_request(session: requests.Session, policy: Policy) -> Any:
-    """google-auth's transport over ``session``, with the attempt's timeouts and no redirects."""
-    from google.auth.transport.requests import Request
+def _fetch(account: ServiceAccount, session: requests.Session, policy: Policy) -> tuple[str, float]:
+    """(token, seconds it lives) by the JWT bearer grant, through google-auth and ``_Transport``."""
+    from google.auth import exceptions
+    from google.oauth2 import service_account
 
-    class TokenRequest(Request):
-        def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None, **kwargs: Any) -> Any:
-            kwargs["timeout"] = (policy.connect_timeout, policy.total_timeout)
-            return super().__call__(url, method, body, headers, allow_redirects=False, **kwargs)
+    credentials = service_account.Credentials.from_service_account_info(account.reveal(), scopes=[SCOPE])
+    before = datetime.now(UTC).replace(tzinfo=None)  # wall-clock: google-auth states expiry in UTC
+    try:
+        credentials.refresh(_Transport(session, policy))
+    except exceptions.RefreshError as exc:  # the token endpoint answered, and said no
+        raise TokenError(str(exc.args[0]) if exc.args else type(exc).__name__) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # an answer google-auth could not read
+        raise TokenError(f"an unreadable answer from the token endpoint ({type(exc).__name__})") from None
+    token = credentials.token
+    if not isinstance(token, str) or not _USABLE_TOKEN.match(token):
+        raise TokenError("the token endpoint gave a token that cannot be sent in a header")
+    lifetime = (credentials.expiry - before).total_seconds() if credentials.expiry else 3600.0
+    return token, max(0.0, lifetime)
 
-    return TokenRequest(session)
+
+class _Answer:
+    """A token endpoint's answer as google-auth's transport gives it (``status``, ``headers``, ``data``)."""
+
+    def __init__(self, status: int, headers: Any, data: bytes) -> None:
+        self.status, self.headers, self.data = status, headers, data
+
+
+class _Transport:
+    """google-auth's transport over ``session``: the attempt's timeouts, no redirects, at most
+    ``MAX_TOKEN_ANSWER`` bytes read, and no retries inside the attempt (a 5xx, 408 or 429 ends it:
+    the outbox's schedule retries, within the lease)."""
+
+    def __init__(self, session: requests.Session, policy: Policy) -> None:
+        self.session, self.policy = session, policy
+
+    def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None, **_: Any) -> _Answer:
+        from google.auth import exceptions
+
+        try:
+            with self.session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=(self.policy.connect_timeout, self.policy.total_timeout),
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                data = bytearray()
+                for chunk in response.iter_content(8192):
+                    data += chunk
+                    if len(data) > MAX_TOKEN_ANSWER:
+                        raise TokenError(f"the token endpoint's answer is over {MAX_TOKEN_ANSWER // 1024} KiB")
+                status = response.status_code
+                if status >= 500 or status in (408, 429):
+                    raise TokenError(f"the token endpoint answered {status}")
+                return _Answer(status, response.headers, bytes(data))
+        except requests.RequestException as exc:
+            raise exceptions.TransportError(exc) from exc
 
 
 # --- one call -------------------------------------------------------------------------------------------
 
 
-def send(
-    session: requests.Session, endpoint: str, account: ServiceAccount, tokens: Tokens, body: bytes, policy: Policy
-) -> Answer:
-    """One publish call of ``body`` (a token fetched first if none is valid), within one deadline."""
+def authorize(session: requests.Session, account: ServiceAccount, tokens: Tokens, policy: Policy) -> str | Answer:
+    """A bearer token for a call (fetched if none is usable), or the failed answer of fetching one. Runs
+    inside the attempt's deadline (``delivery.deadline_of``), which the call then shares."""
     from google.auth import exceptions
 
     started = time.perf_counter()
-    with delivery.deadline_of(policy) as deadline:
-        try:
-            token = tokens.bearer(account, session, policy)
-        except exceptions.RefreshError as exc:  # the token endpoint answered, and said no
-            reason = str(exc.args[0]) if exc.args else type(exc).__name__
-            duration = (time.perf_counter() - started) * 1000
-            return Answer(None, duration, "auth", f"token: {reason}"[: delivery.EXCERPT_BYTES])
-        except exceptions.TransportError as exc:
-            cause = exc.__cause__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc)
-            answer = delivery.failure(cause, account.reveal()["token_uri"], started, deadline, policy)
-            return Answer(None, answer.duration_ms, answer.error_class, f"token: {answer.excerpt}")
-        headers = {"Content-Type": CONTENT_TYPE, "Authorization": f"Bearer {token}"}
-        answer = delivery.post(session, endpoint, body, headers, policy)
+    try:
+        return tokens.bearer(account, session, policy)
+    except TokenError as exc:
+        duration = (time.perf_counter() - started) * 1000
+        return Answer(None, duration, "auth", f"token: {exc}"[: delivery.EXCERPT_BYTES])
+    except exceptions.TransportError as exc:
+        cause = exc.__cause__ or exc
+        deadline = delivery.current_deadline()
+        answer = delivery.failure(cause, account.reveal()["token_uri"], started, deadline, policy)
+        return Answer(None, answer.duration_ms, answer.error_class, f"token: {answer.excerpt}")
+
+
+def publish(
+    session: requests.Session,
+    endpoint: str,
+    token: str,
+    body: bytes,
+    policy: Policy,
+    tokens: Tokens,
+    account: ServiceAccount,
+) -> Answer:
+    """One publish call of ``body`` with ``token``; a 401 drops the token, and the answer never shows it."""
+    headers = {"Content-Type": CONTENT_TYPE, "Authorization": f"Bearer {token}"}
+    answer = delivery.post(session, endpoint, body, headers, policy)
     if answer.status == 401:
         tokens.forget(account)
     if answer.excerpt and token in answer.excerpt:

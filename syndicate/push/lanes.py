@@ -114,6 +114,9 @@ class Lanes:
                 lane = self._lanes.get(outcome.item.board)
                 if outcome.disable_reason and lane is not None:
                     lane.gone = False
+                if lane is not None and lane.unrecorded:
+                    lane.unrecorded -= 1
+                    lane.cond.notify()
 
     def wake(self) -> None:
         """Something new is due (a scan enqueued): the dispatcher claims at once."""
@@ -177,7 +180,9 @@ class Lanes:
         if held == self._target() // 2:
             self._woken = True  # down to half its share: claiming more now keeps the lane busy
         if self.lane_width(lane.board) == 1:
-            self._woken = True  # a lane that sends one at a time is recorded call by call: a kill repeats one
+            # a lane that sends one at a time sends the next once this one is recorded: a kill repeats one call
+            lane.unrecorded += 1
+            self._woken = True
         if self._woken or outcome.disable_reason or not held or len(self._finished) % WAKE_EVERY == 0:
             self.cond.notify()
 
@@ -193,6 +198,7 @@ class _Lane:
         self.running = 0
         self.threads: list[threading.Thread] = []
         self.gone = False  # answered 410: nothing more starts until that is recorded
+        self.unrecorded = 0  # a one-at-a-time lane's outcomes not yet in the database
         self.closed = False
 
     def room(self, target: int) -> int:
@@ -220,8 +226,8 @@ class _Lane:
         lanes = self.lanes
         while True:
             with lanes.lock:
-                while not self.waiting and not (self.closed or lanes._closed):
-                    if not self.cond.wait(timeout=IDLE_THREAD_SECONDS) and not self.waiting:
+                while (not self.waiting or self.unrecorded) and not (self.closed or lanes._closed):
+                    if not self.cond.wait(timeout=IDLE_THREAD_SECONDS) and not self.waiting and not self.unrecorded:
                         self.threads = [t for t in self.threads if t is not threading.current_thread()]
                         return  # idle for a while: the thread ends, a new one starts with new work
                 if self.closed or lanes._closed:

@@ -7,10 +7,40 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 _REQUIRED = ("client_email", "private_key", "token_uri")
+MAX_KEY_FILE = 64 * 1024  # bytes: a key file Google makes is about 2.3 KiB
+
+
+def read_key_file(path: Path) -> tuple[str | None, str | None]:
+    """A key file's text, or why it cannot be read: never blocking (a FIFO), never reading more than
+    ``MAX_KEY_FILE`` (``/dev/zero``), only a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        return None, f"cannot be read: {type(exc).__name__}: {exc.strerror or exc}"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "cannot be read: not a regular file"
+        if info.st_size > MAX_KEY_FILE:
+            return None, f"cannot be read: {info.st_size} bytes, more than a key file's {MAX_KEY_FILE}"
+        data = os.read(fd, MAX_KEY_FILE + 1)
+    except OSError as exc:
+        return None, f"cannot be read: {type(exc).__name__}: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    if len(data) > MAX_KEY_FILE:
+        return None, f"cannot be read: more than a key file's {MAX_KEY_FILE} bytes"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, f"cannot be read: not UTF-8 (byte {exc.start})"
 
 
 class ServiceAccount:

@@ -27,7 +27,7 @@ from syndicate.postings.loader import PostingLoader
 from syndicate.postings.snapshot import Snapshot
 from syndicate.push import changes, google, indexnow
 from syndicate.push.boards import GOOGLE, INDEXNOW, Board, BoardsFile
-from syndicate.push.delivery import Answer, Policy, decide, new_session, send, user_agent
+from syndicate.push.delivery import Answer, Policy, deadline_of, decide, new_session, send, user_agent
 from syndicate.push.lanes import Lanes
 from syndicate.push.webhook import body_bytes, envelope, new_webhook_id
 from syndicate.settings import Settings
@@ -246,27 +246,26 @@ class Worker:
 
     def _send_google(self, item: Delivery, board: Board) -> Outcome:
         """One publish call, if the day's quota has room for it (else it waits for the next UTC day,
-        unsent and uncounted); the ledger is asked first, so no worker calls beyond the quota."""
+        unsent and uncounted). The token comes first, so a token endpoint that fails spends no quota;
+        then the ledger is asked, so no worker calls beyond the quota. Both share one deadline."""
         assert board.account is not None
-        now = self.clock()
-        day = google.day_of(now)
-        call = f"{item.webhook_id}:{item.attempts + 1}"  # the same attempt again (after a crash) is counted once
-        if not self.database.call(lambda: self.quota.reserve(board.name, day, call, board.daily_quota, now), False):
-            if (board.name, day) not in self._spent:
-                self._spent.add((board.name, day))
-                log.warning(
-                    "board %s: the daily quota of %d call(s) for %s is used; what waits goes at %s",
-                    board.name,
-                    board.daily_quota,
-                    day,
-                    google.next_day(now).isoformat(),
-                )
-            return Outcome(item, None, PENDING, google.next_day(now), count=False)
-        answer = google.send(self.session(board.name), board.url, board.account, self.tokens, item.body, self.policy)
+        session = self.session(board.name)
+        with deadline_of(self.policy):
+            token = google.authorize(session, board.account, self.tokens, self.policy)
+            if isinstance(token, Answer):
+                answer = token
+            else:
+                now = self.clock()
+                day = google.day_of(now)
+                call = f"{item.webhook_id}:{item.attempts + 1}"  # the same attempt again (after a crash): counted once
+                quota = board.daily_quota
+                if not self.database.call(lambda: self.quota.reserve(board.name, day, call, quota, now), False):
+                    return self._wait_for_quota(item, board, now)
+                answer = google.publish(session, board.url, token, item.body, self.policy, self.tokens, board.account)
         now = self.clock()
         decision = google.decide(answer, item.attempts + 1, self.policy, now, self.rng, board.account)
         if answer.status == 429 and decision.next_attempt_at == google.next_day(now):
-            self.database.call(lambda: self.quota.spend(board.name, day, now), None)
+            self.database.call(lambda: self.quota.spend(board.name, google.day_of(now), now), None)  # today's
             log.warning("board %s: Google answered 429: no more calls until %s", board.name, decision.next_attempt_at)
         attempt = Attempt(item.webhook_id, now, answer.status, answer.duration_ms, answer.error_class, answer.excerpt)
         if decision.disable_reason:
@@ -290,6 +289,19 @@ class Worker:
             board.config_digest if decision.disable_reason else None,
         )
 
+    def _wait_for_quota(self, item: Delivery, board: Board, now: datetime) -> Outcome:
+        day = google.day_of(now)
+        if (board.name, day) not in self._spent:
+            self._spent.add((board.name, day))
+            log.warning(
+                "board %s: the daily quota of %d call(s) for %s is used; what waits goes at %s",
+                board.name,
+                board.daily_quota,
+                day,
+                google.next_day(now).isoformat(),
+            )
+        return Outcome(item, None, PENDING, google.next_day(now), count=False)
+
     def _enable_changed(self, boards: dict[str, Board]) -> None:
         """A board a 403 disabled is called again once its entry or key file changed."""
         current = tuple(boards.values())
@@ -299,6 +311,9 @@ class Worker:
         enabled = self.database.call(lambda: self.outbox.enable_changed(configs), None)
         if enabled is None:
             return  # the database is away: checked again next time
+        # what waits for tomorrow's quota is asked again (a raised daily_quota lets it go today)
+        now = self.clock()
+        self.database.call(lambda: self.outbox.due_again(list(configs), google.next_day(now), now), 0)
         self._configs = current
         for name in enabled:
             log.info("board %s enabled again: its entry or key file changed since the 403", name)
@@ -424,6 +439,8 @@ class Worker:
         done = self.database.call(lambda: self.outbox.record(outcomes, self.clock()) is not None, False)
         if done:
             lanes.recorded(outcomes)
+            if any(o.disabled_config for o in outcomes):
+                self._configs = None  # a change made while that call was out is checked again
         return done
 
     def _attempt_once(self, item: Delivery, board: Board) -> Outcome | None:

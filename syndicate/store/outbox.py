@@ -208,7 +208,7 @@ class Outbox:
         closes_first: Iterable[str] = (),
     ) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries, at most ``room[board]`` of each board, oldest first;
-        for the boards in ``closes_first`` (google-indexing), closes before the rest due as early.
+        for the boards in ``closes_first`` (google-indexing), due closes before anything else due.
 
         Per (board, posting) only the oldest open delivery is due, and none while another is
         in flight (a replayed old one included). Disabled and unconfigured boards get nothing.
@@ -240,7 +240,7 @@ class Outbox:
         query = (
             sa.select(delivery.c.seq, delivery.c.board)
             .where(due, ~blocked, delivery.c.board.in_(boards), delivery.c.board.not_in(disabled))
-            .order_by(delivery.c.next_attempt_at, first, delivery.c.seq)
+            .order_by(first, delivery.c.next_attempt_at, delivery.c.seq)  # (only due rows: a close goes first)
             .limit(limit if room is None else min(limit * len(boards), 4 * limit))
         )
         if self._postgres:
@@ -397,6 +397,19 @@ class Outbox:
                     .values(disabled=False, disabled_reason=None, disabled_config=None, consecutive_failures=0)
                 )
         return changed
+
+    def due_again(self, boards: Sequence[str], waiting_until: datetime, now: datetime) -> int:
+        """Make the pending deliveries of ``boards`` that wait until ``waiting_until`` (the next UTC day's
+        quota) due now, unsent and uncounted as they are; returns how many."""
+        if not boards:
+            return 0
+        with self.writer.begin() as conn:
+            return conn.execute(
+                delivery.update()
+                .where(delivery.c.board.in_(list(boards)), delivery.c.state == PENDING)
+                .where(delivery.c.next_attempt_at == utc(waiting_until))
+                .values(next_attempt_at=utc(now), updated_at=utc(now))
+            ).rowcount
 
     def release(self, owner: str, now: datetime) -> int:
         """Give back every lease of ``owner`` (a worker stopping without sending them)."""
