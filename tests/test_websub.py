@@ -30,7 +30,9 @@ from test_indexnow import indexnow_toml
 from test_push import Harness, board_toml
 
 from bench.sink import Sink
+from syndicate.push import websub
 from syndicate.push.boards import parse_config, websub_boards
+from syndicate.push.delivery import Policy
 from syndicate.push.worker import Worker
 from syndicate.store.records import DELIVERING, PENDING, SUCCEEDED, SUPERSEDED
 
@@ -70,6 +72,8 @@ class Call:
     form: list[tuple[str, str]]
     status: int  # what the hub answered
     fetches: list[Fetch]
+    raw: bytes = b""
+    headers: dict[str, str] | None = None
 
     @property
     def topics(self) -> list[str]:
@@ -134,7 +138,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         fetches = [self._fetch(url) for url in urls] if 200 <= status < 300 else []
         with hub.lock:
             hub.problems += wrong
-            hub.calls.append(Call(arrived, content_type, form, status, fetches))
+            hub.calls.append(Call(arrived, content_type, form, status, fetches, raw, dict(self.headers)))
         answer = text.encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
@@ -267,6 +271,8 @@ def test_backfill_then_open_edit_close_expire_draft_and_delete_each_publish_what
     assert set(call.topics) == topic_set(base, *A_FILTERS, *b_filters), "a new hub: every open posting's feeds"
     assert call.topics[:3] == feeds(base), "the main feeds first"
     assert call.content_type == "application/x-www-form-urlencoded"
+    assert call.headers is not None and call.headers["User-Agent"].startswith("syndicate/")
+    assert call.raw.startswith(b"hub.mode=publish&hub.url=http%3A%2F%2F127.0.0.1%3A")
     assert call.form[0] == ("hub.mode", "publish")
     assert all(f.status == 200 and f.changed for f in call.fetches) and len(call.fetches) == len(call.topics)
     json_feed = next(f for f in call.fetches if f.url == f"{base}/feed.json")
@@ -446,3 +452,43 @@ def test_each_hub_is_a_board_with_a_name_of_its_own() -> None:
     config = parse_config('[[boards]]\nname = "h"\nkind = "websub"\n', Path("boards.toml"), {})
     assert config.boards == ()
     assert config.left_out == ("board 'h': kind: websub boards come from SYNDICATE_WEBSUB_HUBS, not boards.toml",)
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Keeps each publish form; answers 500 to the calls numbered in ``server.fail`` (1-based)."""
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        forms = self.server.forms  # type: ignore[attr-defined]
+        forms.append(parse_qsl(raw.decode("ascii"), strict_parsing=True))
+        status = 500 if len(forms) in self.server.fail else 204  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("fail", [(), (2,)])
+def test_many_topics_go_in_calls_of_at_most_max_topics(fail: tuple[int, ...]) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.forms, server.fail = [], fail  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        topics = [f"https://jobs.example/feed.rss?tag=t{n}" for n in range(250)]
+        bodies = [websub.stored_body(topics[:120], []), websub.stored_body(topics[100:250], []), b'{"topics":[]}']
+        policy = Policy((0.0,), 2.0, 2.0)
+        answer = websub.send(requests.Session(), f"http://127.0.0.1:{server.server_address[1]}/", bodies, policy)
+        sent = [[v for k, v in form if k == "hub.url"] for form in server.forms]
+        assert all(form[0] == ("hub.mode", "publish") for form in server.forms)
+        if not fail:
+            assert [len(s) for s in sent] == [100, 100, 50]
+            assert [t for s in sent for t in s] == topics, "each topic once, in order"
+            assert (answer.status, answer.error_class) == (204, None)
+        else:
+            assert [len(s) for s in sent] == [100, 100], "the first failure ends the batch"
+            assert (answer.status, answer.error_class) == (500, "http")
+    finally:
+        server.shutdown()
+        server.server_close()
