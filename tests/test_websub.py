@@ -12,6 +12,7 @@ on how much time passed.
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -455,12 +456,15 @@ def test_each_hub_is_a_board_with_a_name_of_its_own() -> None:
 
 
 class _Recorder(BaseHTTPRequestHandler):
-    """Keeps each publish form; answers 500 to the calls numbered in ``server.fail`` (1-based)."""
+    """Keeps each publish form (and when it came); answers 500 to the calls numbered in ``server.fail``
+    (1-based)."""
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers["Content-Length"]))
         forms = self.server.forms  # type: ignore[attr-defined]
-        forms.append(parse_qsl(raw.decode("ascii"), strict_parsing=True))
+        with self.server.lock:  # type: ignore[attr-defined]
+            forms.append(parse_qsl(raw.decode("ascii"), strict_parsing=True))
+            self.server.arrivals.append(time.monotonic())  # type: ignore[attr-defined]
         status = 500 if len(forms) in self.server.fail else 204  # type: ignore[attr-defined]
         self.send_response(status)
         self.send_header("Content-Length", "0")
@@ -472,9 +476,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize("fail", [(), (2,)])
 def test_many_topics_go_in_calls_of_at_most_max_topics(fail: tuple[int, ...]) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    server.forms, server.fail = [], fail  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = recorder(fail)
     try:
         topics = [f"https://jobs.example/feed.rss?tag=t{n}" for n in range(250)]
         bodies = [websub.stored_body(topics[:120], []), websub.stored_body(topics[100:250], []), b'{"topics":[]}']
@@ -492,3 +494,79 @@ def test_many_topics_go_in_calls_of_at_most_max_topics(fail: tuple[int, ...]) ->
     finally:
         server.shutdown()
         server.server_close()
+
+
+def recorder(fail: tuple[int, ...] = ()) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.daemon_threads = True
+    server.forms, server.fail, server.arrivals, server.lock = [], fail, [], threading.Lock()  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.slow
+def test_a_killed_worker_loses_nothing_on_the_hub_or_the_webhook_board(
+    tmp_path: Path, postings_dir: Path, database_url: str, sink: Sink
+) -> None:
+    """A real worker process, SIGKILLed in the middle of a burst of edits and deletes, then restarted:
+    each posting (its own tag, so its own topic) is published after its last change, and the webhook
+    board gets every final state."""
+    from test_worker_process import arrived, final_titles, start_worker, stop
+
+    hub = recorder()
+    url = f"http://127.0.0.1:{hub.server_address[1]}/hub"
+    last_change: dict[str, float] = {}
+
+    def change(n: int, title: str | None) -> None:
+        name = f"p{n:02d}.md"
+        if title is None:
+            (postings_dir / name).unlink(missing_ok=True)
+        else:
+            write(postings_dir, name, posting_text(f"p{n:02d}", title=title, tags=f"[p{n:02d}]"))
+        last_change[f"p{n:02d}"] = time.monotonic()
+
+    def topic(pid: str) -> str:
+        return f"https://jobs.example/feed.rss?tag={pid}"
+
+    def unpublished() -> list[str]:
+        """The postings no call has published since their last change."""
+        with hub.lock:  # type: ignore[attr-defined]
+            calls = list(zip(hub.arrivals, hub.forms, strict=True))  # type: ignore[attr-defined]
+        return [
+            pid
+            for pid in sorted(last_change)
+            if not any(at > last_change[pid] and ("hub.url", topic(pid)) in form for at, form in calls)
+        ]
+
+    try:
+        for n in range(60):
+            change(n, f"Role {n} v0")
+        more = {"SYNDICATE_WEBSUB_HUBS": url, "SYNDICATE_RELOAD_INTERVAL": "0.2"}
+        worker = start_worker(tmp_path, postings_dir, database_url, sink, **more)
+        try:
+            assert wait_for(lambda: len(hub.forms) >= 1 and len(sink.events) >= 10, 60), "it started delivering"  # type: ignore[attr-defined]
+            changes = 0
+            for round_ in range(1, 4):
+                for n in range(50):
+                    change(n, None if round_ == 2 and n % 10 == 0 else f"Role {n} v{round_}")
+                    changes += 1
+                    if changes == 75:
+                        worker.send_signal(signal.SIGKILL)  # mid-burst: scans and sends are cut anywhere
+                        worker.wait()
+                    time.sleep(0.005)
+                time.sleep(0.3)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            if worker.stderr:
+                worker.stderr.close()
+        restarted = start_worker(tmp_path, postings_dir, database_url, sink, **more)
+        try:
+            expected = final_titles(postings_dir)
+            assert wait_for(lambda: arrived(sink, expected), 90), "the webhook board got every final state"
+            assert wait_for(lambda: unpublished() == [], 60), unpublished()
+        finally:
+            assert stop(restarted) == 0
+    finally:
+        hub.shutdown()
+        hub.server_close()
