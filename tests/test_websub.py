@@ -158,7 +158,7 @@ class _HubHandler(BaseHTTPRequestHandler):
             if answer.status_code != 200:
                 hub.problems.append(f"{url}: {answer.status_code}")
             if not changed:
-                hub.problems.append(f"{url}: published, but its bytes did not change")
+                hub.problems.append(f"{url}: published in call {len(hub.calls) + 1}, but its bytes did not change")
             if f'<{hub.url}>; rel="hub"' not in link or f'<{url}>; rel="self"' not in link:
                 hub.problems.append(f"{url}: Link {link!r} does not name the hub and the topic itself")
         return Fetch(url, answer.status_code, link, changed)
@@ -193,6 +193,10 @@ def web(h: Harness, hub: Hub) -> Iterator[Web]:
     h.boards()
     env = web_env(h, hub)
     server = Web(env, h.tmp_path / "web.log", workers=2)
+    # A gunicorn worker starts its refresher at its first request, and first re-reads one interval
+    # later: until then it serves what it loaded at boot. One request to each worker before any posting
+    # is written, so every worker re-reads on the schedule the publish delay counts on.
+    server.each_worker("/readyz")
     yield server
     server.stop()
 
