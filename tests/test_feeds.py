@@ -81,7 +81,10 @@ def test_websub_hubs_are_in_the_document_and_the_link_header(make_app: Callable[
         assert etree.fromstring(response.data).find(hub_xpath, ns).get("href") == "https://hub.example/"
         assert '<https://hub.example/>; rel="hub"' in response.headers["Link"]
         assert f'<{BASE}{path}>; rel="self"' in response.headers["Link"]
-    feed = json.loads(client.get("/feed.json").data)
+    answer = client.get("/feed.json")
+    assert '<https://hub.example/>; rel="hub"' in answer.headers["Link"], "JSON Feed: in its Link header too"
+    assert f'<{BASE}/feed.json>; rel="self"' in answer.headers["Link"]
+    feed = json.loads(answer.data)
     assert feed["hubs"] == [{"type": "WebSub", "url": "https://hub.example/"}]
     assert "Link" not in make_app(base_url=BASE).test_client().get("/feed.atom").headers
 

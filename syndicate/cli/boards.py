@@ -27,18 +27,20 @@ def boards_group(ctx: click.Context) -> None:
         failed = counts_.get((name, "failed"), 0)
         status = f"DISABLED ({h.disabled_reason})" if h and h.disabled else "enabled"
         success = h.last_success_at.isoformat() if h and h.last_success_at else "never"
+        kind = f"  kind: {board.kind}" if board.kind != "webhook" else ""  # a channel: indexnow, websub
         click.echo(
-            f"{name}  {redact_url(board.url)}  {status}  last success: {success}  consecutive failures: "
+            f"{name}{kind}  {redact_url(board.url)}  {status}  last success: {success}  consecutive failures: "
             f"{h.consecutive_failures if h else 0}  pending: {pending}  failed: {failed}"
         )
 
 
 def _configured_boards() -> set[str]:
-    """The names in the boards file."""
-    from syndicate.push.boards import BoardsError, load_boards
+    """The names in the boards file, and the hubs' (SYNDICATE_WEBSUB_HUBS)."""
+    from syndicate.push.boards import BoardsError, load_boards, websub_boards
 
+    hubs = {board.name for board in websub_boards(context.settings().websub_hubs)}
     try:
-        return {board.name for board in load_boards(context.settings().boards_path)}
+        return hubs | {board.name for board in load_boards(context.settings().boards_path)}
     except BoardsError as exc:
         raise click.ClickException(f"board names unknown: {exc}") from None
 

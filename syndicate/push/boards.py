@@ -6,7 +6,9 @@ line or a repr: ``Secret`` (and ``Key``, an IndexNow key) hides it, and only the
 sender asks for its value.
 
 A board's ``kind`` selects its channel: ``webhook`` (the default), ``indexnow`` or
-``google-indexing`` (its key file is watched like the boards file: a change re-reads both).
+``google-indexing`` (its key file is watched like the boards file: a change re-reads both);
+every hub of ``SYNDICATE_WEBSUB_HUBS`` is a ``websub`` board too, with no entry here
+(``websub_boards``).
 A wrong webhook entry makes the whole file unusable, as it always did (the worker
 refuses to start; a reload keeps the last valid boards). A wrong channel entry (an
 unknown or unsupported ``kind``, a bad IndexNow key, a key file that is not a service
@@ -23,7 +25,7 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,7 @@ MIN_SECRET_BYTES, MAX_SECRET_BYTES = 24, 64  # the Standard Webhooks spec's rang
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
 WEBHOOK, INDEXNOW, GOOGLE = "webhook", "indexnow", "google-indexing"
 KINDS = (WEBHOOK, INDEXNOW, GOOGLE)
-PLANNED_KINDS = ("websub",)  # issue 11's other channel, not built yet
+WEBSUB = "websub"  # a board per hub of SYNDICATE_WEBSUB_HUBS (``websub_boards``), never a boards.toml entry
 _KEYS = {"name", "kind", "url", "secret", "secret_env", "events", "tags"}
 _INDEXNOW_KEYS = {"name", "kind", "key", "key_env", "endpoint"}
 _GOOGLE_KEYS = {"name", "kind", "credentials_file", "credentials_env", "daily_quota", "endpoint"}
@@ -149,11 +151,32 @@ def _kind(entry: dict, where: str, problems: list[str]) -> str | None:
     kind = entry.get("kind", WEBHOOK)
     if kind in KINDS:
         return kind
-    if kind in PLANNED_KINDS:
-        problems.append(f"{where}: kind: kind {kind!r} is not supported yet (supported: {', '.join(KINDS)})")
+    if kind == WEBSUB:
+        problems.append(f"{where}: kind: websub boards come from SYNDICATE_WEBSUB_HUBS, not boards.toml")
     else:
         problems.append(f"{where}: kind: unknown kind {kind!r} (known: {', '.join(KINDS)})")
     return None
+
+
+def websub_boards(hubs: Iterable[str]) -> tuple[Board, ...]:
+    """A board of kind ``websub`` per hub URL (``SYNDICATE_WEBSUB_HUBS``), named ``websub:`` and the
+    hub's host, ``:port`` when the URL gives one, and its path without the trailing slash
+    ('https://pubsubhubbub.appspot.com/' -> 'websub:pubsubhubbub.appspot.com', 'http://127.0.0.1:8080/hub'
+    -> 'websub:127.0.0.1:8080/hub'). The name depends on that hub's URL only, so adding a hub never
+    renames another; a boards.toml name cannot contain ':', so it never meets one. Two hubs that this
+    still leaves alike (they differ in scheme, credentials or query), or a name over 100 characters,
+    take the first 8 hex digits of the URL's SHA-256 instead of the rest."""
+    boards: list[Board] = []
+    seen: set[str] = set()
+    for url in dict.fromkeys(hubs):
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        name = f"websub:{host}" + (f":{parts.port}" if parts.port else "") + parts.path.rstrip("/")
+        if name in seen or len(name) > 100:
+            name = f"websub:{host[:80]}~{hashlib.sha256(url.encode()).hexdigest()[:8]}"
+        seen.add(name)
+        boards.append(Board(name, url, kind=WEBSUB))
+    return tuple(boards)
 
 
 def _indexnow_board(

@@ -25,8 +25,8 @@ from syndicate.outputs.jsonld import job_posting
 from syndicate.outputs.urls import Links
 from syndicate.postings.loader import PostingLoader
 from syndicate.postings.snapshot import Snapshot
-from syndicate.push import changes, google, indexnow
-from syndicate.push.boards import GOOGLE, INDEXNOW, Board, BoardsFile
+from syndicate.push import changes, google, indexnow, websub
+from syndicate.push.boards import GOOGLE, INDEXNOW, WEBSUB, Board, BoardsFile, websub_boards
 from syndicate.push.delivery import Answer, Policy, deadline_of, decide, new_session, send, user_agent
 from syndicate.push.lanes import Lanes
 from syndicate.push.webhook import body_bytes, envelope, new_webhook_id
@@ -70,6 +70,7 @@ class Worker:
         self.outbox = Outbox(store)
         self.database = database or loader.database
         self.boards_file = BoardsFile(settings.boards_path)
+        self.hub_boards = websub_boards(settings.websub_hubs)  # no boards.toml entry: SYNDICATE_WEBSUB_HUBS
         self.policy = Policy(settings.retry_schedule, settings.connect_timeout, settings.delivery_timeout)
         self.links = Links.from_base(settings.base_url or DEFAULT_BASE_URL)
         self.user_agent = user_agent(settings.base_url or DEFAULT_BASE_URL)  # on every request it sends
@@ -92,7 +93,7 @@ class Worker:
     # --- boards and sessions ------------------------------------------------------------
 
     def boards(self) -> dict[str, Board]:
-        return {b.name: b for b in self.boards_file.boards()}
+        return {b.name: b for b in (*self.boards_file.boards(), *self.hub_boards)}
 
     def session(self, board: str) -> requests.Session:
         """One pooled session per board and sending thread (a Session is not shared across threads)."""
@@ -111,7 +112,11 @@ class Worker:
         def build(events: list[changes.Event]) -> list[NewDelivery]:
             out = []
             documents: dict[tuple[str, int], dict | None] = {}  # one JSON-LD per posting version, for every board
+            hubs = self._websub_bodies([e for e in events if kinds.get(e.board) == WEBSUB], now)
             for e in events:
+                if kinds.get(e.board) == WEBSUB:
+                    out.append(hubs[(e.board, e.posting_id)])
+                    continue
                 url = self.links.job(e.posting_id)
                 if kinds.get(e.board) == INDEXNOW:  # the URLs only: the key is added when sending
                     body = indexnow.stored_body(url, self.links.sitemap)
@@ -129,6 +134,25 @@ class Worker:
             return out
 
         return build
+
+    def _websub_bodies(self, events: list[changes.Event], now: datetime) -> dict[tuple[str, str], NewDelivery]:
+        """The websub deliveries of ``events``: the topics each owes (what the posting is listed in now and
+        what the hub's earlier deliveries of it leave owed), not due before the web has re-read the file."""
+        history: dict[str, dict[str, list[tuple[str, bytes]]]] = {}
+        for board in {e.board for e in events}:
+            pids = [e.posting_id for e in events if e.board == board]
+            history[board] = self.outbox.log.history(board, pids, websub.HISTORY)
+        due = websub.due_at(now, self.settings.reload_interval)
+        out = {}
+        for e in events:
+            listed = websub.listed_filters(e.posting) if e.posting is not None and e.type != changes.CLOSED else []
+            before = websub.owed_before(history[e.board].get(e.posting_id, ()), self.links)
+            if before is None and e.posting is not None:  # no earlier delivery left: the posting as it is
+                before = set(websub.feed_urls(self.links, websub.listed_filters(e.posting)))
+            body = websub.stored_body(websub.topics(self.links, listed, before), listed)
+            delivery = NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body, due_at=due)
+            out[(e.board, e.posting_id)] = delivery
+        return out
 
     def scan(self, *, dry_run: bool = False) -> list[NewDelivery] | None:
         """Compare the postings with what each board was sent; enqueue what is owed, atomically,
@@ -206,6 +230,8 @@ class Worker:
             answer = indexnow.send(
                 self.session(board.name), board.url, board.key.reveal(), self.links, bodies, self.policy
             )
+        elif board.kind == WEBSUB:
+            answer = websub.send(self.session(board.name), board.url, [item.body for item in items], self.policy)
         else:
             assert board.secret is not None and len(items) == 1  # a webhook board: one signed event a call
             answer = send(
@@ -341,7 +367,7 @@ class Worker:
             self.settings.delivery_concurrency,
             self._attempt_once,
             send_batch=self._attempt_batch,
-            batch_size=lambda board: indexnow.batch_size() if board.kind == INDEXNOW else 1,
+            batch_size=lambda board: {INDEXNOW: indexnow.batch_size(), WEBSUB: websub.batch_size()}.get(board.kind, 1),
             lane_width=lambda board: 1 if board.kind == GOOGLE else None,  # in order: closes first, one at a time
         )
         self._lanes = lanes

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from syndicate.store.engine import Store
 from syndicate.store.records import DELIVERING, FAILED, PENDING, Attempt, BoardHealth, Delivery
-from syndicate.store.sql import utc
+from syndicate.store.sql import chunks, utc
 from syndicate.store.tables import board_health, delivery, delivery_attempt
 
 
@@ -29,6 +30,23 @@ class DeliveryLog:
                 query = query.where(column == value)
         with self.engine.connect() as conn:
             return [Delivery.from_row(r) for r in conn.execute(query).all()]
+
+    def history(self, board: str, posting_ids: Iterable[str], limit: int = 50) -> dict[str, list[tuple[str, bytes]]]:
+        """(state, stored body) of the newest ``limit`` deliveries to ``board`` of each posting, newest
+        first (what a websub delivery reads to find the feeds a posting was listed in before)."""
+        out: dict[str, list[tuple[str, bytes]]] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(sorted(set(posting_ids))):
+                query = (
+                    sa.select(delivery.c.posting_id, delivery.c.state, delivery.c.body)
+                    .where(delivery.c.board == board, delivery.c.posting_id.in_(chunk))
+                    .order_by(delivery.c.seq.desc())
+                )
+                for pid, state, body in conn.execute(query).all():
+                    rows = out.setdefault(pid, [])
+                    if len(rows) < limit:
+                        rows.append((state, bytes(body)))
+        return out
 
     def attempts(self, webhook_id: str) -> list[Attempt]:
         query = sa.select(delivery_attempt).where(delivery_attempt.c.webhook_id == webhook_id)

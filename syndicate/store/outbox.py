@@ -143,7 +143,7 @@ class Outbox:
                 "body": item.body,
                 "state": PENDING,
                 "attempts": 0,
-                "next_attempt_at": utc(now),
+                "next_attempt_at": utc(item.due_at or now),
                 "created_at": utc(now),
                 "updated_at": utc(now),
             }

@@ -3,7 +3,7 @@ board health, and the states a delivery goes through."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,8 @@ class NewDelivery:
     event_type: str
     version: int
     body: bytes
+    # not due before this (None: at once); a websub delivery waits for the web to re-read the file
+    due_at: datetime | None = field(default=None, kw_only=True, compare=False)
 
 
 @dataclass(frozen=True)
