@@ -502,3 +502,25 @@ def test_healthz_says_when_the_refresher_is_stuck(postings_dir: Path, database_u
         state.stop()
         stuck.set()
         svc.close()
+
+
+def test_the_first_request_of_a_process_sees_the_files_as_they_are_now(
+    postings_dir: Path, database_url: str, tmp_path: Path
+) -> None:
+    """A gunicorn worker forked at boot and idle since must not answer from the files as they were at
+    boot (a WebSub hub fetches a feed right after a change, from whichever worker it reaches)."""
+    from conftest import migrate
+
+    from syndicate.web.app import create_app
+
+    write(postings_dir, "a.md", posting_text("a"))
+    migrate(database_url)
+    settings = {"postings_dir": postings_dir, "database_url": database_url, "instance_dir": tmp_path / "i"}
+    app = create_app({**settings, "reload_interval": 3600.0}, autoreload=True)  # no refresher round comes
+    svc, state = app.extensions["syndicate"], app.extensions["syndicate.web"]
+    try:
+        write(postings_dir, "b.md", posting_text("b", title="Written after boot"))
+        assert app.test_client().get("/jobs/b").status_code == 200
+    finally:
+        state.stop()
+        svc.close()

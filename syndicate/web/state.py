@@ -107,16 +107,25 @@ class WebState:
             self.svc.store.version_seen(catalog.version, catalog.changed_at)
 
     def ensure_running(self) -> None:
-        """Start this process's refresher thread (after a fork the parent's thread is not here)."""
+        """Start this process's refresher thread (after a fork the parent's thread is not here), and
+        refresh at once: a process that served nothing since it started would otherwise answer its
+        first request from the files as they were at boot (a WebSub hub fetching a feed right after a
+        change would get the old one)."""
         if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
             return
         with self._lock:
             if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
                 return
+            first = self._pid != os.getpid() or self._thread is None
             self._pid = os.getpid()
             self._refreshed_at = time.monotonic()  # a stall is counted from the thread's start
             self._thread = threading.Thread(target=self._run, name="syndicate-refresher", daemon=True)
             self._thread.start()
+        if first:
+            try:
+                self.refresh()
+            except Exception:  # the refresher's next round tries again; this request is served as it is
+                log.exception("refreshing the web state failed")
 
     def stop(self) -> None:
         """End the refresher thread after its current round (for tests and embedding)."""
