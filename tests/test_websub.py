@@ -16,7 +16,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +29,7 @@ from processes import Web, run_cli, service_env, wait_for
 from test_indexnow import indexnow_toml
 from test_push import Harness, board_toml
 
+from bench.fake_hub import Call, Hub
 from bench.sink import Sink
 from syndicate.push import websub
 from syndicate.push.boards import parse_config, websub_boards
@@ -38,7 +38,7 @@ from syndicate.push.worker import Worker
 from syndicate.store.records import DELIVERING, PENDING, SUCCEEDED, SUPERSEDED
 
 RELOAD_INTERVAL = 1.0  # the web's (and the worker's) SYNDICATE_RELOAD_INTERVAL: the default
-PUBLISH_DELAY = RELOAD_INTERVAL + 0.5
+PUBLISH_DELAY = RELOAD_INTERVAL + websub.PUBLISH_MARGIN
 
 
 class RunningClock:
@@ -56,115 +56,6 @@ class RunningClock:
     def advance(self, **delta: float) -> datetime:
         self.offset += timedelta(**delta)
         return self()
-
-
-@dataclass
-class Fetch:
-    url: str
-    status: int
-    link: str
-    changed: bool
-
-
-@dataclass
-class Call:
-    at: float  # time.monotonic() when it arrived
-    content_type: str
-    form: list[tuple[str, str]]
-    status: int  # what the hub answered
-    fetches: list[Fetch]
-    raw: bytes = b""
-    headers: dict[str, str] | None = None
-
-    @property
-    def topics(self) -> list[str]:
-        return [v for k, v in self.form if k == "hub.url"]
-
-
-class Hub(ThreadingHTTPServer):
-    """A WebSub hub on a loopback port. A publish call must be form-encoded with ``hub.mode=publish``
-    and at least one ``hub.url``; a good one is answered ``status`` (204), after fetching each topic.
-    ``problems`` lists whatever a real hub would have complained about (the fixture fails on any)."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _HubHandler)
-        self.lock = threading.Lock()
-        self.calls: list[Call] = []
-        self.problems: list[str] = []
-        self.bodies: dict[str, bytes] = {}  # the last bytes fetched of each topic
-        self.status, self.text = 204, ""
-        self.hang = threading.Event()  # set: calls wait for ``release`` before answering
-        self.release = threading.Event()
-        self.hanging = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hub"
-
-    def topics(self) -> list[list[str]]:
-        with self.lock:
-            return [c.topics for c in self.calls]
-
-
-class _HubHandler(BaseHTTPRequestHandler):
-    server: Hub
-
-    def do_POST(self) -> None:
-        hub = self.server
-        arrived = time.monotonic()
-        raw = self.rfile.read(int(self.headers["Content-Length"]))
-        content_type = self.headers.get("Content-Type", "")
-        form = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=True)
-        urls = [v for k, v in form if k == "hub.url"]
-        wrong = []
-        if content_type.split(";")[0].strip() != "application/x-www-form-urlencoded":
-            wrong.append(f"Content-Type {content_type!r}")
-        if [v for k, v in form if k == "hub.mode"] != ["publish"]:
-            wrong.append(f"hub.mode in {form!r}")
-        if not urls or len(set(urls)) != len(urls):
-            wrong.append(f"hub.url values {urls!r}")
-        if {k for k, _ in form} - {"hub.mode", "hub.url"}:
-            wrong.append(f"other keys in {form!r}")
-        if hub.hang.is_set():
-            with hub.lock:
-                hub.hanging += 1
-            hub.release.wait(30)
-            with hub.lock:  # the publisher gave up long ago: nothing to answer, nothing to fetch
-                hub.calls.append(Call(arrived, content_type, form, 0, []))
-            return
-        with hub.lock:
-            status, text = (400, "bad publish request") if wrong else (hub.status, hub.text)
-        fetches = [self._fetch(url) for url in urls] if 200 <= status < 300 else []
-        with hub.lock:
-            hub.problems += wrong
-            hub.calls.append(Call(arrived, content_type, form, status, fetches, raw, dict(self.headers)))
-        answer = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def _fetch(self, url: str) -> Fetch:
-        """What a hub does with a topic it is told of: fetch it, and compare with what it had."""
-        hub = self.server
-        answer = requests.get(url, timeout=5)
-        link = answer.headers.get("Link", "")
-        with hub.lock:
-            changed = hub.bodies.get(url) != answer.content
-            hub.bodies[url] = answer.content
-            if answer.status_code != 200:
-                hub.problems.append(f"{url}: {answer.status_code}")
-            if not changed:
-                hub.problems.append(f"{url}: published in call {len(hub.calls) + 1}, but its bytes did not change")
-            if f'<{hub.url}>; rel="hub"' not in link or f'<{url}>; rel="self"' not in link:
-                hub.problems.append(f"{url}: Link {link!r} does not name the hub and the topic itself")
-        return Fetch(url, answer.status_code, link, changed)
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ Any 2xx is success (204 is usual); anything else is retried on the schedule like
 
 A hub fetches the topics as soon as it is told, and the web process re-reads the postings only every
 ``SYNDICATE_RELOAD_INTERVAL``; so a websub delivery is enqueued not due before ``publish_delay`` from
-the scan (the reload interval plus ``PUBLISH_MARGIN``), by its ``next_attempt_at``, not by a sleep.
+the scan (the reload interval plus ``PUBLISH_MARGIN``), by its ``next_attempt_at``, not by a sleep;
+the worker wakes its dispatcher at that moment (``Worker.scan``), not at its next poll.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from syndicate.store.records import DELIVERING, SUCCEEDED
 FORMATS = ("rss", "atom", "json")  # the feeds a hub can subscribe to (Indeed's XML advertises no hub)
 MAX_TOPICS = 100  # hub.url values per call: ~8 KB of form, well under any hub's request limit
 BATCH = 25  # deliveries one lane call takes (their topics overlap: the main feeds, shared tags)
-PUBLISH_MARGIN = 0.5  # seconds past the web's reload interval: the time a reload itself takes
+PUBLISH_MARGIN = 0.25  # seconds past the web's reload interval: the time a reload itself takes
 HISTORY = 50  # deliveries of one hub and posting read back at most to find what was listed before
 CONTENT_TYPE = "application/x-www-form-urlencoded"
 

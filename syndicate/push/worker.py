@@ -176,6 +176,9 @@ class Worker:
         enqueued = self.outbox.scan(compute, self.build(now, boards), now, [b.name for b in boards], dry_run=dry_run)
         if dry_run:
             return enqueued
+        later = [d.due_at for d in enqueued or () if d.due_at is not None and d.due_at > now]
+        if later:
+            self._wake_at((min(later) - now).total_seconds())
         before = self._scanned
         self._scanned = (snapshot.generation, self._epoch(snapshot, now), boards)
         # a board that appeared in boards.toml while this worker runs: one line for it, not one per posting
@@ -414,6 +417,13 @@ class Worker:
                         until.wait(POLL_SECONDS)  # type: ignore[union-attr]  (forever: until is set)
         finally:
             lanes.close()
+
+    def _wake_at(self, seconds: float) -> None:
+        """Wake the dispatcher when deliveries enqueued not due yet (websub's publish delay) become due,
+        rather than at its next poll."""
+        timer = threading.Timer(seconds + 0.01, self.wake)
+        timer.daemon = True
+        timer.start()
 
     def wake(self) -> None:
         """New deliveries were enqueued: claim them now rather than at the next poll."""
