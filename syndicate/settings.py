@@ -273,7 +273,8 @@ class Settings:
     websub_hubs: tuple[str, ...] = setting(
         "SYNDICATE_WEBSUB_HUBS",
         "",
-        "Comma-separated WebSub hub URLs advertised by every feed (`rel=hub`, in the document and Link header).",
+        "Comma-separated WebSub hub URLs: advertised by every feed (`rel=hub`, in the document and Link header), "
+        "and each a channel the worker publishes every changed feed to (board `websub:<host>`).",
         _url_list,
     )
     cache_max_age: int = setting(
