@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syndicate.postings.limits import DEFAULT_LIMITS, Limits
+from syndicate.redact import redact_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Relative paths are taken from the checkout's root (run from a clone or an editable install), and from
@@ -83,7 +84,11 @@ def _optional_str(raw: str) -> str | None:
 def _http_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"must be an absolute http(s) URL without query or fragment, got {raw!r}")
+        raise ValueError(f"must be an absolute http(s) URL without query or fragment, got {redact_url(raw)!r}")
+    try:
+        parts.port  # noqa: B018 (urllib checks the port's range when it is read)
+    except ValueError:
+        raise ValueError(f"has a port out of range, got {redact_url(raw)!r}") from None
     return raw
 
 
@@ -115,7 +120,12 @@ def _host_list(raw: str) -> tuple[str, ...]:
 
 
 def _url_list(raw: str) -> tuple[str, ...]:
-    return tuple(_http_url(part.strip()) for part in raw.split(",") if part.strip())
+    urls = tuple(_http_url(part.strip()) for part in raw.split(",") if part.strip())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:  # every feed advertises a hub's URL
+            raise ValueError(f"a hub URL is shown to every subscriber: no credentials in it, got {redact_url(url)!r}")
+    return urls
 
 
 @dataclass(frozen=True)

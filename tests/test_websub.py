@@ -109,7 +109,8 @@ def hub_worker(h: Harness, web: Web, hub: Hub, **overrides: Any) -> Worker:
 
 
 def hub_board(hub: Hub) -> str:
-    return f"websub:127.0.0.1:{hub.server_address[1]}/hub"
+    [board] = websub_boards([hub.url])
+    return board.name
 
 
 def open_for(worker: Worker, board: str) -> list[Any]:
@@ -327,27 +328,68 @@ def test_a_broken_channel_entry_beside_a_webhook_board_and_the_hub(h: Harness, w
 
 
 def test_each_hub_is_a_board_with_a_name_of_its_own() -> None:
-    boards = websub_boards(
-        [
-            "https://pubsubhubbub.appspot.com/",
-            "http://127.0.0.1:8080/hub",
-            "http://127.0.0.1:8080/other/",
-            "https://hub.example",
-            "http://hub.example",
-        ]
-    )
-    names = [b.name for b in boards]
-    assert names[:4] == [
-        "websub:pubsubhubbub.appspot.com",
-        "websub:127.0.0.1:8080/hub",
-        "websub:127.0.0.1:8080/other",
-        "websub:hub.example",
+    hubs = [
+        "https://pubsubhubbub.appspot.com/",
+        "http://127.0.0.1:8080/hub",
+        "http://127.0.0.1:8080/other/",
+        "https://hub.example",
+        "http://hub.example",
+        "https://hub.example/publish/s3cr3t-token-0123456789",
     ]
-    assert names[4].startswith("websub:hub.example~") and len(set(names)) == 5, "alike but for the scheme"
+    boards = websub_boards(hubs)
+    names = [b.name for b in boards]
+    assert names[0] == "websub:pubsubhubbub.appspot.com" and names[3] == "websub:hub.example"
+    assert names[1].startswith("websub:127.0.0.1:8080~") and names[4].startswith("websub:hub.example~")
+    assert len(set(names)) == 6, "alike but for the scheme or the path: still one board each"
+    assert all("s3cr3t" not in n for n in names), "a token in a hub's path is never a name (logs, metrics)"
     assert {b.kind for b in boards} == {"websub"} and boards[0].url == "https://pubsubhubbub.appspot.com/"
+    later = websub_boards(["http://hub.example/", *hubs[::-1]])
+    assert sorted(b.name for b in later) == sorted(names), "a name comes from its hub's URL alone: never renamed"
+    assert later[0].name == names[4], "http://hub.example/ and http://hub.example are one hub, one name"
+    spelled = websub_boards(
+        ["https://BÜCHER.example/hub", "https://xn--bcher-kva.example:443/hub", "https://hub.example"]
+    )
+    assert len(spelled) == 2, "one hub, however its URL is spelled, is one board (not two publishes)"
     config = parse_config('[[boards]]\nname = "h"\nkind = "websub"\n', Path("boards.toml"), {})
     assert config.boards == ()
     assert config.left_out == ("board 'h': kind: websub boards come from SYNDICATE_WEBSUB_HUBS, not boards.toml",)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("https://user:pa55w0rd@hub.example/", "no credentials in it, got 'https://***@hub.example/'"),
+        ("http://hub.example:99999/hub", "has a port out of range"),
+    ],
+)
+def test_a_hub_url_that_would_leak_or_crash_is_a_settings_error(value: str, reason: str) -> None:
+    from syndicate.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ={"SYNDICATE_WEBSUB_HUBS": value})
+    assert reason in str(raised.value) and "pa55w0rd" not in str(raised.value)
+
+
+def test_many_scans_plan_one_wake_up_thread(h: Harness, web: Web, hub: Hub) -> None:
+    worker = h.worker(base_url=web.base, websub_hubs=(hub.url,), reload_interval=30.0)  # due 30 s after a scan
+    before = threading.active_count()
+    for n in range(40):
+        write(h.postings, "a.md", posting_text("a", title=f"Edit {n}"))
+        worker.scan()
+    assert threading.active_count() - before <= 1, "one timer thread, however many scans wait"
+
+
+def test_the_history_of_a_posting_reads_only_its_newest_deliveries(h: Harness, web: Web, hub: Hub) -> None:
+    worker = hub_worker(h, web, hub)
+    for n in range(12):
+        write(h.postings, "a.md", posting_text("a", title=f"Edit {n}"))
+        worker.scan()
+    write(h.postings, "b.md", posting_text("b"))
+    worker.scan()
+    history = worker.outbox.log.history(hub_board(hub), ["a", "b"], limit=5)
+    assert [len(history["a"]), len(history["b"])] == [5, 1]
+    newest = worker.outbox.log.deliveries(board=hub_board(hub), posting="a", limit=5)
+    assert [body for _, body in history["a"]] == [bytes(d.body) for d in newest], "newest first"
 
 
 class _Recorder(BaseHTTPRequestHandler):

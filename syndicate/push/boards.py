@@ -159,24 +159,35 @@ def _kind(entry: dict, where: str, problems: list[str]) -> str | None:
 
 
 def websub_boards(hubs: Iterable[str]) -> tuple[Board, ...]:
-    """A board of kind ``websub`` per hub URL (``SYNDICATE_WEBSUB_HUBS``), named ``websub:`` and the
-    hub's host, ``:port`` when the URL gives one, and its path without the trailing slash
-    ('https://pubsubhubbub.appspot.com/' -> 'websub:pubsubhubbub.appspot.com', 'http://127.0.0.1:8080/hub'
-    -> 'websub:127.0.0.1:8080/hub'). The name depends on that hub's URL only, so adding a hub never
-    renames another; a boards.toml name cannot contain ':', so it never meets one. Two hubs that this
-    still leaves alike (they differ in scheme, credentials or query), or a name over 100 characters,
-    take the first 8 hex digits of the URL's SHA-256 instead of the rest."""
+    """A board of kind ``websub`` per hub URL (``SYNDICATE_WEBSUB_HUBS``), one per hub however its URL
+    is spelled (the host's case and IDNA form, a default port, an empty path). Its name depends on that
+    URL alone, so adding a hub never renames another: ``websub:`` and the host (``:port`` if not the
+    default) for an https hub at ``/``; any other URL adds ``~`` and 8 hex digits of its SHA-256, so a
+    token in a hub's path never becomes a name shown in logs and metrics
+    ('https://pubsubhubbub.appspot.com/' -> 'websub:pubsubhubbub.appspot.com',
+    'http://127.0.0.1:8080/hub' -> 'websub:127.0.0.1:8080~…'). A boards.toml name cannot contain ':'."""
     boards: list[Board] = []
     seen: set[str] = set()
-    for url in dict.fromkeys(hubs):
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        name = f"websub:{host}" + (f":{parts.port}" if parts.port else "") + parts.path.rstrip("/")
-        if name in seen or len(name) > 100:
-            name = f"websub:{host[:80]}~{hashlib.sha256(url.encode()).hexdigest()[:8]}"
-        seen.add(name)
+    for url in hubs:
+        key = _hub_key(url)
+        if key in seen:
+            continue  # the same hub spelled again
+        seen.add(key)
+        parts = urlsplit(key)
+        name = f"websub:{parts.netloc[:80]}"
+        if parts.scheme != "https" or parts.path != "/":
+            name += f"~{hashlib.sha256(key.encode()).hexdigest()[:8]}"
         boards.append(Board(name, url, kind=WEBSUB))
     return tuple(boards)
+
+
+def _hub_key(url: str) -> str:
+    """One spelling of a hub's URL: the host lowercased in its IDNA form, no default port, '/' for no path."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").encode("idna").decode("ascii").lower()
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{host}{port}{parts.path or '/'}"
 
 
 def _indexnow_board(

@@ -6,6 +6,7 @@ control. The process around it (the scheduler, the signals) is ``syndicate.push.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import random
@@ -88,6 +89,10 @@ class Worker:
         self.quota = QuotaLedger(store)  # google-indexing boards' calls per UTC day, across workers
         self.tokens = google.Tokens()  # google-indexing boards' access tokens, kept until they expire
         self._spent: set[tuple[str, str]] = set()  # (board, day) whose spent quota was logged
+        self._wake_lock = threading.Lock()
+        self._wake_dues: list[float] = []  # planned wake-ups (time.monotonic()), a heap: websub's due times
+        self._wake_timer: threading.Timer | None = None  # one thread, for the earliest
+        self._wake_timer_at = 0.0
         self._configs: tuple[Board, ...] | None = None  # the boards whose 403s were last checked against
 
     # --- boards and sessions ------------------------------------------------------------
@@ -421,9 +426,32 @@ class Worker:
     def _wake_at(self, seconds: float) -> None:
         """Wake the dispatcher when deliveries enqueued not due yet (websub's publish delay) become due,
         rather than at its next poll."""
-        timer = threading.Timer(seconds + 0.01, self.wake)
-        timer.daemon = True
-        timer.start()
+        at = time.monotonic() + seconds
+        with self._wake_lock:
+            if any(abs(due - at) < 0.05 for due in self._wake_dues):
+                return  # a wake-up that close is planned: it claims everything due by then
+            heapq.heappush(self._wake_dues, at)
+            self._arm()
+
+    def _arm(self) -> None:
+        """One timer thread, for the earliest planned wake-up (called with ``_wake_lock`` held)."""
+        if not self._wake_dues or (self._wake_timer is not None and self._wake_timer_at == self._wake_dues[0]):
+            return
+        if self._wake_timer is not None:
+            self._wake_timer.cancel()
+        self._wake_timer_at = self._wake_dues[0]
+        self._wake_timer = threading.Timer(max(0.0, self._wake_timer_at - time.monotonic()) + 0.01, self._wake_up)
+        self._wake_timer.daemon = True
+        self._wake_timer.start()
+
+    def _wake_up(self) -> None:
+        with self._wake_lock:
+            now = time.monotonic()
+            while self._wake_dues and self._wake_dues[0] <= now + 0.01:
+                heapq.heappop(self._wake_dues)
+            self._wake_timer = None
+            self._arm()
+        self.wake()
 
     def wake(self) -> None:
         """New deliveries were enqueued: claim them now rather than at the next poll."""

@@ -33,19 +33,20 @@ class DeliveryLog:
 
     def history(self, board: str, posting_ids: Iterable[str], limit: int = 50) -> dict[str, list[tuple[str, bytes]]]:
         """(state, stored body) of the newest ``limit`` deliveries to ``board`` of each posting, newest
-        first (what a websub delivery reads to find the feeds a posting was listed in before)."""
+        first (what a websub delivery reads to find the feeds a posting was listed in before). Only those
+        rows are read, however many a posting has had."""
         out: dict[str, list[tuple[str, bytes]]] = {}
         with self.engine.connect() as conn:
             for chunk in chunks(sorted(set(posting_ids))):
-                query = (
-                    sa.select(delivery.c.posting_id, delivery.c.state, delivery.c.body)
+                newest = sa.func.row_number().over(partition_by=delivery.c.posting_id, order_by=delivery.c.seq.desc())
+                ranked = (
+                    sa.select(delivery.c.posting_id, delivery.c.state, delivery.c.body, newest.label("n"))
                     .where(delivery.c.board == board, delivery.c.posting_id.in_(chunk))
-                    .order_by(delivery.c.seq.desc())
+                    .subquery()
                 )
-                for pid, state, body in conn.execute(query).all():
-                    rows = out.setdefault(pid, [])
-                    if len(rows) < limit:
-                        rows.append((state, bytes(body)))
+                query = sa.select(ranked.c.posting_id, ranked.c.state, ranked.c.body).where(ranked.c.n <= limit)
+                for pid, state, body in conn.execute(query.order_by(ranked.c.posting_id, ranked.c.n)).all():
+                    out.setdefault(pid, []).append((state, bytes(body)))
         return out
 
     def attempts(self, webhook_id: str) -> list[Attempt]:

@@ -26,6 +26,7 @@ from syndicate.web.hosts import CachedHosts
 from syndicate.web.httpcache import RenderCache
 
 log = logging.getLogger(__name__)
+FIRST_ROUND_WAIT = 0.25  # seconds a process's first request waits for its refresher's first round
 STALE_NAMED = 100  # stale files named in /healthz; the count is always whole
 
 DATABASE_CHECK_EVERY = 5.0  # seconds between checks of a database that is usable (away: with backoff)
@@ -107,36 +108,38 @@ class WebState:
             self.svc.store.version_seen(catalog.version, catalog.changed_at)
 
     def ensure_running(self) -> None:
-        """Start this process's refresher thread (after a fork the parent's thread is not here), and
-        refresh at once: a process that served nothing since it started would otherwise answer its
-        first request from the files as they were at boot (a WebSub hub fetching a feed right after a
-        change would get the old one)."""
+        """Start this process's refresher thread (after a fork the parent's thread is not here). Its
+        first round runs at once, and the first request waits for it, up to ``FIRST_ROUND_WAIT``: a
+        process that served nothing since it started would otherwise answer from the files as they
+        were at boot (a WebSub hub fetching a feed right after a change would get the old one), and a
+        round that hangs still holds no request for longer than that."""
         if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
             return
         with self._lock:
             if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
                 return
-            first = self._pid != os.getpid() or self._thread is None
             self._pid = os.getpid()
             self._refreshed_at = time.monotonic()  # a stall is counted from the thread's start
-            self._thread = threading.Thread(target=self._run, name="syndicate-refresher", daemon=True)
+            first_round = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(first_round,), name="syndicate-refresher", daemon=True
+            )
             self._thread.start()
-        if first:
-            try:
-                self.refresh()
-            except Exception:  # the refresher's next round tries again; this request is served as it is
-                log.exception("refreshing the web state failed")
+        first_round.wait(FIRST_ROUND_WAIT)
 
     def stop(self) -> None:
         """End the refresher thread after its current round (for tests and embedding)."""
         self._stopping.set()
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self.interval):
+    def _run(self, first_round: threading.Event) -> None:
+        wait = 0.0  # the first round at once
+        while not self._stopping.wait(wait):
             try:
                 self.refresh()
             except Exception:  # never let the thread die: the next round tries again
                 log.exception("refreshing the web state failed")
+            first_round.set()
+            wait = self.interval
 
     # --- what requests read -------------------------------------------------------------------------
 
