@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -258,15 +257,18 @@ def test_a_killed_worker_sends_indexnow_exactly_what_it_still_owes(
 ) -> None:
     h.boards(indexnow_toml("ix", endpoint.url))
     env = cli_env(h, web) | {"SYNDICATE_DELIVERY_TIMEOUT": "2", "SYNDICATE_LEASE_SECONDS": "6"}
-    endpoint.delay = 0.3  # each call takes a while: the kill finds one in flight, or some unrecorded
+    for n in range(10):
+        write(h.postings, f"p{n:02d}.md", posting_text(f"p{n:02d}"))
     worker = WorkerProcess(env, h.tmp_path / "worker.log")
     try:
-        for n in range(30):  # a burst while the worker sends
+        assert wait_for(lambda: len(endpoint.calls) >= 1, 60), worker.output()  # the backfill's call
+        endpoint.delay = 2.0  # the next call is held: the kill finds it in flight
+        for n in range(10, 30):  # a burst while the worker sends
             write(h.postings, f"p{n:02d}.md", posting_text(f"p{n:02d}"))
-            time.sleep(0.05)
-        assert wait_for(lambda: len(endpoint.calls) >= 2, 60), worker.output()
+        assert wait_for(lambda: len(endpoint.calls) >= 2, 60), worker.output()  # arrived, not yet answered
     finally:
         worker.stop(9)  # SIGKILL
+    endpoint.delay = 0.0
     log = DeliveryLog(h.worker().outbox.store)  # (this worker only reads the log: it never runs a cycle)
     done = {d.posting_id for d in log.deliveries(board="ix", limit=100) if d.state == SUCCEEDED}
     assert len(done) < 30, "killed before the burst was delivered"
