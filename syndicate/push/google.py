@@ -45,10 +45,6 @@ def stored_body(page_url: str, event_type: str) -> bytes:
     return json.dumps({"url": page_url, "type": kind}, separators=(",", ":")).encode()
 
 
-def notification(body: bytes) -> dict[str, str]:
-    return dict(json.loads(body))
-
-
 # --- tokens -------------------------------------------------------------------------------------------
 
 
@@ -68,7 +64,6 @@ class Tokens:
         self._tokens: dict[str, tuple[str, float, float]] = {}  # digest: (token, fetched at, expires at)
         self._lock = threading.Lock()
         self._clock = clock
-        self.fetched = 0  # token fetches so far (one per hour or so, not one per call)
 
     def bearer(self, account: ServiceAccount, session: requests.Session, policy: Policy) -> str:
         """A usable token for ``account``; raises ``TokenError`` (the endpoint said no, or gave nothing
@@ -82,7 +77,6 @@ class Tokens:
                     return token
             token, lifetime = _fetch(account, session, policy)
             self._tokens[account.digest] = (token, now, now + lifetime)
-            self.fetched += 1
             return token
 
     def forget(self, account: ServiceAccount) -> None:

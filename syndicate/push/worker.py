@@ -123,12 +123,12 @@ class Worker:
                     out.append(hubs[(e.board, e.posting_id)])
                     continue
                 url = self.links.job(e.posting_id)
-                if kinds.get(e.board) == INDEXNOW:  # the URLs only: the key is added when sending
-                    body = indexnow.stored_body(url, self.links.sitemap)
-                    out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body))
-                    continue
-                if kinds.get(e.board) == GOOGLE:  # the call's JSON: the token is added when sending
-                    body = google.stored_body(url, e.type)
+                kind = kinds.get(e.board)
+                if kind in (INDEXNOW, GOOGLE):  # the call's content only: the key or token is added when sending
+                    if kind == INDEXNOW:
+                        body = indexnow.stored_body(url, self.links.sitemap)
+                    else:
+                        body = google.stored_body(url, e.type)
                     out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body))
                     continue
                 key = (e.posting_id, e.version)
@@ -266,16 +266,7 @@ class Worker:
         if outcomes[0].disable_reason:
             log.error("board %s answered 410 Gone: disabled until `syndicate boards enable %s`", board.name, board.name)
         elif answer.error_class:
-            more = f" (and {len(items) - 1} more in the same call)" if len(items) > 1 else ""
-            log.warning(
-                "delivery %s%s to %s: %s %s; next: %s",
-                items[0].webhook_id,
-                more,
-                board.name,
-                answer.error_class,
-                answer.status or "",
-                outcomes[0].state,
-            )
+            _log_failure(items, board, answer, outcomes[0].state)
         return outcomes
 
     def _send_google(self, item: Delivery, board: Board) -> Outcome:
@@ -305,14 +296,7 @@ class Worker:
         if decision.disable_reason:
             log.error("board %s disabled: %s", board.name, decision.disable_reason)
         elif answer.error_class:
-            log.warning(
-                "delivery %s to %s: %s %s; next: %s",
-                item.webhook_id,
-                board.name,
-                answer.error_class,
-                answer.status or "",
-                decision.state,
-            )
+            _log_failure([item], board, answer, decision.state)
         return Outcome(
             item,
             attempt,
@@ -551,3 +535,17 @@ class Worker:
         released = self.database.call(lambda: self.outbox.release(self.owner, self.clock()), 0)
         if released:
             log.info("released %d leased deliveries for another run", released)
+
+
+def _log_failure(items: list[Delivery], board: Board, answer: Answer, state: str) -> None:
+    """One line for a failed call, of one delivery or several sent together."""
+    more = f" (and {len(items) - 1} more in the same call)" if len(items) > 1 else ""
+    log.warning(
+        "delivery %s%s to %s: %s %s; next: %s",
+        items[0].webhook_id,
+        more,
+        board.name,
+        answer.error_class,
+        answer.status or "",
+        state,
+    )
