@@ -78,6 +78,20 @@ def test_file_over_the_size_limit_is_left_out(postings_dir: Path, make_loader) -
     ]
 
 
+@pytest.mark.parametrize("first_sees_it_just_written", [True, False])
+def test_an_oversized_file_is_reported_once_by_processes_that_read_it_at_different_ages(
+    postings_dir: Path, make_loader, caplog, monkeypatch, first_sees_it_just_written: bool
+) -> None:
+    """One process reads the file within the racy window of its write (its stamp not yet trusted),
+    the other later: both share the parse cache and the file is reported by one of them."""
+    write(postings_dir, "big.md", posting_text() + "x" * 5000)
+    windows = [10**18, 0] if first_sees_it_just_written else [0, 10**18]
+    for window in windows:
+        monkeypatch.setattr(syndicate.postings.files, "RACY_NS", window)
+        make_loader(postings_dir, max_bytes=2000).refresh()
+    assert caplog.text.count("posting big.md:") == 1, caplog.text
+
+
 def test_a_broken_file_leaves_the_others_serving(postings_dir: Path, make_loader) -> None:
     write(postings_dir, "good.md", posting_text())
     write(postings_dir, "bad.md", "---\ntitle: [\n---\n")
