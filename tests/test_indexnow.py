@@ -26,7 +26,7 @@ from bench.fake_indexnow import IndexNowEndpoint
 from bench.sink import DEMO_SECRET, Sink
 from syndicate.push.boards import parse_boards
 from syndicate.store.log import DeliveryLog
-from syndicate.store.records import PENDING, SUCCEEDED
+from syndicate.store.records import PENDING, SUCCEEDED, SUPERSEDED
 
 KEY = "5e0c2a0f-9b7d-4c1e-a3f8-indexnow0key"
 OTHER_KEY = "another-key-0123456789"
@@ -152,7 +152,13 @@ def test_a_422_is_recorded_with_its_text_and_retried(h: Harness, web: Web, endpo
     listed = run_cli(cli_env(h, web), "deliveries", "--format", "json")
     assert listed.returncode == 0, listed.stderr
     [row] = json.loads(listed.stdout)
-    assert (row["board"], row["posting"], row["state"], row["last_status"]) == ("ix", "a", "pending", 422)
+    assert (row["board"], row["kind"], row["posting"], row["state"], row["last_status"]) == (
+        "ix",
+        "indexnow",
+        "a",
+        "pending",
+        422,
+    )
     [attempt] = row["attempt_log"]
     assert attempt["excerpt"] == "URLs don't belong to the host or the key *** does not match"
     endpoint.status, endpoint.text = 200, ""
@@ -285,3 +291,61 @@ def test_a_killed_worker_sends_indexnow_exactly_what_it_still_owes(
     owed = {f"{web.base}/jobs/{pid}" for pid in {f"p{n:02d}" for n in range(30)} - done}
     assert after == owed, "after the restart: every URL still owed, and none recorded as delivered"
     assert len(log.deliveries(board="ix", limit=100)) == 30
+
+
+def test_a_board_that_becomes_an_indexnow_channel_drops_its_webhook_events_and_is_backfilled(
+    h: Harness, web: Web, endpoint: IndexNowEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same name under another kind is a new channel: nothing of the old format reaches it."""
+    write(h.postings, "a.md", posting_text("a"))
+    write(h.postings, "b.md", posting_text("b", title="Designer"))
+    h.boards(board_toml("jobs", h.sink.url))
+    worker = h.worker(base_url=web.base)
+    assert len(worker.scan() or []) == 2, "two webhook events owed, not sent yet"
+    h.boards(indexnow_toml("jobs", endpoint.url))
+    with caplog.at_level(logging.WARNING, logger="syndicate.store.outbox"):
+        report = worker.cycle()
+    assert report.outcomes == {SUCCEEDED: 2}
+    assert h.received() == [], "no webhook envelope went anywhere"
+    assert endpoint.urls() == [[f"{web.base}/jobs/a", f"{web.base}/jobs/b", f"{web.base}/sitemap.xml"]]
+    assert (
+        "board jobs changed kind from webhook to indexnow: 2 pending delivery(ies) of the old kind dropped"
+        in caplog.text
+    )
+    logged = worker.outbox.log.deliveries(board="jobs")
+    assert sorted((d.posting_id, d.kind, d.state) for d in logged) == [
+        ("a", "indexnow", SUCCEEDED),
+        ("a", "webhook", SUPERSEDED),
+        ("b", "indexnow", SUCCEEDED),
+        ("b", "webhook", SUPERSEDED),
+    ]
+    write(h.postings, "a.md", posting_text("a", title="Senior"))
+    worker.cycle()
+    assert endpoint.urls()[1:] == [[f"{web.base}/jobs/a", f"{web.base}/sitemap.xml"]], "then only what changes"
+    h.boards(board_toml("jobs", h.sink.url))  # and back: a webhook board again, backfilled with envelopes
+    worker.cycle()
+    assert sorted(h.received()) == [("posting.created", "a", 2), ("posting.created", "b", 1)]
+    assert len(endpoint.calls) == 2
+
+
+def test_a_delivery_in_flight_when_its_board_changed_kind_is_not_sent_in_the_old_format(
+    h: Harness, web: Web, endpoint: IndexNowEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker claimed a webhook event and died; the board became an IndexNow channel before the
+    lease ran out. The event is never sent, to either peer; the new channel gets its backfill."""
+    write(h.postings, "a.md", posting_text("a"))
+    h.boards(board_toml("jobs", h.sink.url))
+    worker = h.worker(base_url=web.base)
+    worker.scan()
+    [held] = worker.outbox.claim(h.clock(), "a-worker-killed-later", 10, timedelta(seconds=30), ["jobs"])
+    assert held.kind == "webhook"
+    h.boards(indexnow_toml("jobs", endpoint.url))
+    assert worker.cycle().outcomes == {}, "the backfill waits behind the one in flight, as any next event does"
+    h.clock.advance(seconds=31)
+    with caplog.at_level(logging.WARNING, logger="syndicate.push.worker"):
+        assert worker.cycle().outcomes == {SUPERSEDED: 1, SUCCEEDED: 1}
+    assert "board jobs: 1 delivery(ies) built for a webhook channel not sent: the board is now indexnow" in caplog.text
+    assert h.received() == []
+    assert endpoint.urls() == [[f"{web.base}/jobs/a", f"{web.base}/sitemap.xml"]]
+    [old] = [d for d in worker.outbox.log.deliveries(board="jobs") if d.webhook_id == held.webhook_id]
+    assert (old.state, old.attempts) == (SUPERSEDED, 0)

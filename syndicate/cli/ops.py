@@ -66,6 +66,7 @@ def _delivery_dict(d: Delivery) -> dict[str, object]:
     return {
         "webhook_id": d.webhook_id,
         "board": d.board,
+        "kind": d.kind,
         "posting": d.posting_id,
         "type": d.event_type,
         "version": d.version,

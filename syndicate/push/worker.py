@@ -27,7 +27,7 @@ from syndicate.outputs.urls import Links
 from syndicate.postings.loader import PostingLoader
 from syndicate.postings.snapshot import Snapshot
 from syndicate.push import changes, google, indexnow, websub
-from syndicate.push.boards import GOOGLE, INDEXNOW, WEBSUB, Board, BoardsFile, websub_boards
+from syndicate.push.boards import GOOGLE, INDEXNOW, WEBHOOK, WEBSUB, Board, BoardsFile, websub_boards
 from syndicate.push.delivery import Answer, Policy, deadline_of, decide, new_session, send, user_agent
 from syndicate.push.lanes import Lanes
 from syndicate.push.webhook import body_bytes, envelope, new_webhook_id
@@ -37,7 +37,7 @@ from syndicate.store.engine import Store
 from syndicate.store.log import DeliveryLog
 from syndicate.store.outbox import Outbox
 from syndicate.store.quota import QuotaLedger
-from syndicate.store.records import PENDING, Attempt, Delivery, NewDelivery, Outcome
+from syndicate.store.records import PENDING, SUPERSEDED, Attempt, Delivery, NewDelivery, Outcome
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
@@ -129,13 +129,13 @@ class Worker:
                         body = indexnow.stored_body(url, self.links.sitemap)
                     else:
                         body = google.stored_body(url, e.type)
-                    out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body))
+                    out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body, kind=kind))
                     continue
                 key = (e.posting_id, e.version)
                 if key not in documents:
                     documents[key] = job_posting(e.posting, url) if e.posting is not None else None
                 body = body_bytes(envelope(e.type, e.posting_id, e.version, url, documents[key], now))
-                out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body))
+                out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body, kind=WEBHOOK))
             return out
 
         return build
@@ -155,7 +155,9 @@ class Worker:
             if before is None and e.posting is not None:  # no earlier delivery left: the posting as it is
                 before = set(websub.feed_urls(self.links, websub.listed_filters(e.posting)))
             body = websub.stored_body(websub.topics(self.links, listed, before), listed)
-            delivery = NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body, due_at=due)
+            delivery = NewDelivery(
+                new_webhook_id(), e.board, e.posting_id, e.type, e.version, body, due_at=due, kind=WEBSUB
+            )
             out[(e.board, e.posting_id)] = delivery
         return out
 
@@ -178,7 +180,8 @@ class Worker:
         def compute(postings: dict, sent: dict) -> changes.Plan:
             return changes.plan(snapshot, now, boards, postings, sent)
 
-        enqueued = self.outbox.scan(compute, self.build(now, boards), now, [b.name for b in boards], dry_run=dry_run)
+        kinds = {b.name: b.kind for b in boards}
+        enqueued = self.outbox.scan(compute, self.build(now, boards), now, kinds, kinds=kinds, dry_run=dry_run)
         if dry_run:
             return enqueued
         later = [d.due_at for d in enqueued or () if d.due_at is not None and d.due_at > now]
@@ -501,7 +504,20 @@ class Worker:
         sent (None), the others together."""
         outcomes: dict[int, Outcome | None] = {}
         ready = []
+        other_kind = [item for item in items if item.kind is not None and item.kind != board.kind]
+        if other_kind:  # in flight while the board changed kind: its scan drops the rest of that format
+            log.warning(
+                "board %s: %d delivery(ies) built for a %s channel not sent: the board is now %s",
+                board.name,
+                len(other_kind),
+                other_kind[0].kind,
+                board.kind,
+            )
+        for item in other_kind:
+            outcomes[item.seq] = Outcome(item, None, SUPERSEDED, None, count=False)
         for item in items:
+            if item.seq in outcomes:
+                continue
             lease_left = (item.lease_until - self.clock()).total_seconds() if item.lease_until else 0
             if lease_left <= self.policy.total_timeout + LEASE_MARGIN or self.stopping.is_set():
                 outcomes[item.seq] = None

@@ -15,6 +15,7 @@ advisory lock, so several workers neither double-claim nor double-scan.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -37,11 +38,20 @@ from syndicate.store.records import (
     Outcome,
 )
 from syndicate.store.sql import chunks, insert_for, utc
-from syndicate.store.tables import board_health, board_posting, delivery, delivery_attempt, posting_event_state
+from syndicate.store.tables import (
+    board_channel,
+    board_health,
+    board_posting,
+    delivery,
+    delivery_attempt,
+    posting_event_state,
+)
 
 Computer = Callable[[dict[str, PostingState], dict[tuple[str, str], BoardState]], Plan]
 
 Builder = Callable[[list[Event]], list[NewDelivery]]
+
+log = logging.getLogger(__name__)
 
 
 class Outbox:
@@ -57,10 +67,19 @@ class Outbox:
     # --- scan: read the remembered state, write the new one and the deliveries, atomically ---
 
     def scan(
-        self, compute: Computer, build: Builder, now: datetime, boards: Iterable[str], *, dry_run: bool = False
+        self,
+        compute: Computer,
+        build: Builder,
+        now: datetime,
+        boards: Iterable[str],
+        *,
+        kinds: Mapping[str, str] | None = None,
+        dry_run: bool = False,
     ) -> list[NewDelivery] | None:
         """Run one scan in one transaction and return the deliveries it enqueued; None when another
-        worker is scanning (PostgreSQL). ``dry_run``: the same scan, rolled back."""
+        worker is scanning (PostgreSQL). ``dry_run``: the same scan, rolled back. ``kinds``: each
+        board's kind of channel; a board whose kind changed starts again (``_switch_kinds``)."""
+        switched: dict[str, tuple[str, int]] = {}
         with self.writer.connect() as conn:
             transaction = conn.begin()
             try:
@@ -69,6 +88,7 @@ class Outbox:
                 if self._postgres and not conn.execute(sa.text(lock)).scalar():
                     transaction.rollback()
                     return None
+                switched = self._switch_kinds(conn, kinds or {}, now)
                 postings, sent = self._remembered(conn, set(boards))
                 enqueued = self._write_plan(conn, compute(postings, sent), build, now)
             except BaseException:
@@ -76,9 +96,48 @@ class Outbox:
                 raise
             if dry_run:
                 transaction.rollback()
-            else:
-                transaction.commit()
-            return enqueued
+                return enqueued
+            transaction.commit()
+        for board, (before, dropped) in sorted(switched.items()):
+            log.warning(
+                "board %s changed kind from %s to %s: %d pending delivery(ies) of the old kind dropped,"
+                " and it is backfilled as a new channel",
+                board,
+                before,
+                (kinds or {})[board],
+                dropped,
+            )
+        return enqueued
+
+    @staticmethod
+    def _switch_kinds(conn: Connection, kinds: Mapping[str, str], now: datetime) -> dict[str, tuple[str, int]]:
+        """Record the kind each board is fed as. A board that was fed as another kind is a new channel
+        under its old name: what it was last owed is forgotten (so it is backfilled), its pending
+        deliveries (bodies of the old format) are superseded, and its health starts afresh (a 410 or a
+        403 of the old peer says nothing of the new one). Returns {board: (its old kind, how many
+        deliveries were dropped)}."""
+        if not kinds:
+            return {}
+        recorded = {
+            r.board: r.kind
+            for chunk in chunks(sorted(kinds))
+            for r in conn.execute(sa.select(board_channel).where(board_channel.c.board.in_(chunk))).all()
+        }
+        new = [{"board": b, "kind": k} for b, k in kinds.items() if b not in recorded]
+        if new:
+            conn.execute(board_channel.insert(), new)
+        switched = {}
+        for board in sorted(b for b, k in kinds.items() if recorded.get(b, k) != k):
+            conn.execute(board_channel.update().where(board_channel.c.board == board).values(kind=kinds[board]))
+            conn.execute(board_posting.delete().where(board_posting.c.board == board))
+            conn.execute(board_health.delete().where(board_health.c.board == board))
+            dropped = conn.execute(
+                delivery.update()
+                .where(delivery.c.board == board, delivery.c.state == PENDING)
+                .values(state=SUPERSEDED, updated_at=utc(now))
+            ).rowcount
+            switched[board] = (recorded[board], dropped)
+        return switched
 
     @staticmethod
     def _remembered(
@@ -144,6 +203,7 @@ class Outbox:
                 "state": PENDING,
                 "attempts": 0,
                 "next_attempt_at": utc(item.due_at or now),
+                "kind": item.kind,
                 "created_at": utc(now),
                 "updated_at": utc(now),
             }

@@ -26,6 +26,8 @@ class NewDelivery:
     body: bytes
     # not due before this (None: at once); a websub delivery waits for the web to re-read the file
     due_at: datetime | None = field(default=None, kw_only=True, compare=False)
+    # the kind of channel the body was built for (None: a delivery enqueued before this was kept)
+    kind: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

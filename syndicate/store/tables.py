@@ -10,7 +10,9 @@
   owed, see ``syndicate.push.changes``), ``delivery`` (one row per event and board: the exact body, its
   state and lease), ``delivery_attempt`` (every try) and ``board_health``;
 - ``channel_quota_call`` (migration 0006): the publish calls of each google-indexing board per UTC day,
-  its quota ledger across every worker.
+  its quota ledger across every worker;
+- ``board_channel`` (migration 0007): the kind each board was last fed as (a change of kind is a new
+  channel under the old name).
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ delivery = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_status", sa.Integer, nullable=True),
     sa.Column("last_error", sa.String(40), nullable=True),
+    # the kind of channel the body was built for (migration 0007; none: built before it)
+    sa.Column("kind", sa.String(40), nullable=True),
     sa.Index("delivery_due", "state", "next_attempt_at"),
     sa.Index("delivery_board_posting", "board", "posting_id", "seq"),
     sa.Index(
@@ -125,4 +129,10 @@ channel_quota_call = sa.Table(
     sa.Column("day", sa.String(10), primary_key=True),  # the UTC day, YYYY-MM-DD
     sa.Column("call", sa.String(100), primary_key=True),  # the delivery and attempt the call is for
     sa.Column("reserved_at", sa.DateTime(timezone=True), nullable=False),
+)
+board_channel = sa.Table(
+    "board_channel",
+    metadata,
+    sa.Column("board", sa.String(100), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
 )
