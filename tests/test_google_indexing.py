@@ -26,6 +26,7 @@ from test_push import Harness, board_toml
 from bench.fake_google import EMAIL, SCOPE, FakeGoogle, google_toml, service_account_file
 from bench.sink import DEMO_SECRET, Sink
 from syndicate.push.boards import parse_config
+from syndicate.push.google import day_of as google_day
 from syndicate.services import build_services
 from syndicate.settings import load_settings
 from syndicate.store.log import DeliveryLog
@@ -273,6 +274,8 @@ def test_boards_enable_calls_a_403_board_again(h: Harness, google: FakeGoogle, k
     assert enabled.returncode == 0, enabled.stderr
     worker.cycle()
     assert google.notified() == [(UPDATED, PAGE + "a")] * 2
+    day = google_day(h.clock())
+    assert worker.quota.used("google", day) == len(google.calls) == 2, "the ledger counts each call Google counted"
 
 
 def test_a_token_endpoint_that_refuses_is_an_auth_failure_retried_on_the_schedule(

@@ -285,9 +285,13 @@ class Worker:
             else:
                 now = self.clock()
                 day = google.day_of(now)
-                call = f"{item.webhook_id}:{item.attempts + 1}"  # the same attempt again (after a crash): counted once
                 quota = board.daily_quota
-                if not self.database.call(lambda: self.quota.reserve(board.name, day, call, quota, now), False):
+
+                def reserve() -> bool:  # the same attempt again (after a crash): counted once
+                    call = self.quota.call_name(item.webhook_id)
+                    return self.quota.reserve(board.name, day, call, quota, now)
+
+                if not self.database.call(reserve, False):
                     return self._wait_for_quota(item, board, now)
                 answer = google.publish(session, board.url, token, item.body, self.policy, self.tokens, board.account)
         now = self.clock()

@@ -1,9 +1,11 @@
 """The quota ledger of google-indexing boards: publish calls per board and UTC day, across every worker.
 
-A call is reserved before it is made, as one row named by its delivery and attempt: a worker killed
-after reserving and restarted makes the same attempt again under the same name, so the call is
-counted once. A day whose quota is spent (here, or by Google's own 429) takes no more reservations;
-what does not fit waits for the next day. On PostgreSQL an advisory lock per board makes counting and
+A call is reserved before it is made, as one row named by its delivery and how many of its attempts
+were recorded before it (``call_name``): a worker killed after reserving and restarted makes the same
+attempt again under the same name, so the call is counted once, and every call that was recorded (a
+403 or a 429 too, which count no attempt against the retry schedule) makes the next one a new name.
+A day whose quota is spent (here, or by Google's own 429) takes no more reservations; what does not
+fit waits for the next day. On PostgreSQL an advisory lock per board makes counting and
 reserving one step across workers; SQLite's write lock does the same.
 """
 
@@ -15,7 +17,7 @@ import sqlalchemy as sa
 
 from syndicate.store.engine import Store
 from syndicate.store.sql import insert_for, utc
-from syndicate.store.tables import channel_quota_call
+from syndicate.store.tables import channel_quota_call, delivery_attempt
 
 SPENT = "!spent"  # the row that closes a day: Google answered 429
 
@@ -24,6 +26,13 @@ class QuotaLedger:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._postgres = store.engine.dialect.name == "postgresql"
+
+    def call_name(self, webhook_id: str) -> str:
+        """The name the next publish call of a delivery is reserved under: its webhook id and the
+        number of its attempts recorded so far, plus one."""
+        query = sa.select(sa.func.count()).where(delivery_attempt.c.webhook_id == webhook_id)
+        with self.store.engine.connect() as conn:
+            return f"{webhook_id}:{int(conn.execute(query).scalar_one()) + 1}"
 
     def reserve(self, board: str, day: str, call: str, quota: int, now: datetime) -> bool:
         """Room for ``call`` on ``day`` (True also when it was reserved before: the same attempt again)."""
