@@ -26,7 +26,7 @@ from bench.fake_indexnow import IndexNowEndpoint
 from bench.sink import DEMO_SECRET, Sink
 from syndicate.push.boards import parse_boards
 from syndicate.store.log import DeliveryLog
-from syndicate.store.records import PENDING, SUCCEEDED, SUPERSEDED
+from syndicate.store.records import PENDING, SUCCEEDED, SUPERSEDED, Attempt, Outcome
 
 KEY = "5e0c2a0f-9b7d-4c1e-a3f8-indexnow0key"
 OTHER_KEY = "another-key-0123456789"
@@ -349,3 +349,46 @@ def test_a_delivery_in_flight_when_its_board_changed_kind_is_not_sent_in_the_old
     assert endpoint.urls() == [[f"{web.base}/jobs/a", f"{web.base}/sitemap.xml"]]
     [old] = [d for d in worker.outbox.log.deliveries(board="jobs") if d.webhook_id == held.webhook_id]
     assert (old.state, old.attempts) == (SUPERSEDED, 0)
+
+
+def test_a_kind_changed_and_changed_back_before_any_scan_sends_what_was_owed_as_built(
+    h: Harness, web: Web, endpoint: IndexNowEndpoint
+) -> None:
+    """The dispatcher may see an edited boards.toml before a scan does: the scan decides, so an edit
+    undone in between loses nothing."""
+    write(h.postings, "a.md", posting_text("a"))
+    h.boards(board_toml("jobs", h.sink.url))
+    worker = h.worker(base_url=web.base)
+    worker.scan()
+    h.boards(indexnow_toml("jobs", endpoint.url))
+    assert worker.deliver().outcomes == {PENDING: 1}, "not sent as a webhook to an IndexNow endpoint, nor dropped"
+    h.boards(board_toml("jobs", h.sink.url))  # changed back
+    h.clock.advance(seconds=1)
+    assert worker.cycle().outcomes == {SUCCEEDED: 1}
+    assert h.received() == [("posting.created", "a", 1)]
+    assert endpoint.calls == []
+
+
+def test_an_answer_to_the_old_format_says_nothing_of_the_new_channel(
+    h: Harness, web: Web, endpoint: IndexNowEndpoint
+) -> None:
+    """A webhook call in flight when the board became an IndexNow channel answers 410 after the
+    switch was scanned: the new channel is not disabled, and the old event is not retried there."""
+    write(h.postings, "a.md", posting_text("a"))
+    h.boards(board_toml("jobs", h.sink.url))
+    worker = h.worker(base_url=web.base)
+    worker.scan()
+    [held] = worker.outbox.claim(h.clock(), worker.owner, 10, timedelta(seconds=30), ["jobs"])
+    h.boards(indexnow_toml("jobs", endpoint.url))
+    worker.scan()
+    now = h.clock()
+    gone = Attempt(held.webhook_id, now, 410, 12.0, "http", "Gone")
+    worker.outbox.record([Outcome(held, gone, PENDING, now, count=False, disable_reason="410 Gone")], now)
+    assert "jobs" not in worker.outbox.log.disabled_boards()
+    worker.scan()  # the old event came back to be retried: the scan drops it
+    assert worker.outbox.log.deliveries(posting="a", board="jobs")[-1].state == SUPERSEDED
+    assert worker.cycle().outcomes == {SUCCEEDED: 1}
+    assert endpoint.urls() == [[f"{web.base}/jobs/a", f"{web.base}/sitemap.xml"]]
+    assert h.received() == []
+    redo = run_cli(cli_env(h, web), "redeliver", held.webhook_id)
+    assert redo.returncode == 1 and "its board changed kind since it was built" in redo.stderr

@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import syndicate.store.outbox  # noqa: F401  (its tables are part of the metadata compared below)
 from syndicate.store.engine import Store
 from syndicate.store.postings import Seen
-from syndicate.store.tables import metadata
+from syndicate.store.tables import board_channel, delivery, metadata
 
 
 def test_migrations_build_exactly_the_tables_the_code_uses(store: Store) -> None:
@@ -31,6 +32,58 @@ def test_migrating_again_is_harmless(database_url: str) -> None:
     assert stores[0].ping()
     for s in stores:
         s.close()
+
+
+def test_migration_0007_tells_the_kind_of_each_delivery_and_board_from_the_bodies(database_url: str) -> None:
+    """Deliveries enqueued before 0007 have no kind: it is read from their body's format, and each
+    board is recorded as the kind of its newest delivery (a board that changed kind before the
+    upgrade is then seen to change once it is configured as the new kind)."""
+    store = Store(database_url)
+    store.migrate("0006")
+    old = sa.table(
+        "delivery",
+        *(sa.column(c) for c in ("webhook_id", "board", "posting_id", "event_type", "version")),
+        *(sa.column(c) for c in ("body", "state", "attempts", "next_attempt_at", "created_at", "updated_at")),
+    )
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    bodies = [
+        ("hooks", b'{"type":"posting.created","timestamp":"2026-12-01T00:00:00Z","data":{"id":"a"}}'),
+        ("switched", b'{"type":"posting.created","timestamp":"2026-12-01T00:00:00Z","data":{"id":"a"}}'),
+        ("switched", b'{"urlList":["https://jobs.example/jobs/a","https://jobs.example/sitemap.xml"]}'),
+        ("odd", b"not json at all"),
+    ]
+    with store.writer.begin() as conn:
+        conn.execute(
+            old.insert(),
+            [
+                {
+                    "webhook_id": f"msg_{n}",
+                    "board": board,
+                    "posting_id": "a",
+                    "event_type": "posting.created",
+                    "version": 1,
+                    "body": body,
+                    "state": "succeeded",
+                    "attempts": 1,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n, (board, body) in enumerate(bodies)
+            ],
+        )
+    store.migrate()
+    with store.engine.connect() as conn:
+        kinds = conn.execute(sa.select(delivery.c.webhook_id, delivery.c.kind).order_by(delivery.c.seq)).all()
+        boards = dict(conn.execute(sa.select(board_channel.c.board, board_channel.c.kind)).all())
+    store.close()
+    assert [tuple(k) for k in kinds] == [
+        ("msg_0", "webhook"),
+        ("msg_1", "webhook"),
+        ("msg_2", "indexnow"),
+        ("msg_3", None),
+    ]
+    assert boards == {"hooks": "webhook", "switched": "indexnow"}
 
 
 def test_racing_writers_agree_on_first_seen(database_url: str) -> None:

@@ -147,5 +147,7 @@ def redeliver_command(webhook_id: str | None, failed: bool, board: str | None, s
     since_utc = since.replace(tzinfo=UTC) if since else None
     queued = log.redeliver(context.services().clock(), webhook_id=webhook_id, board=board, since=since_utc)
     if webhook_id and not queued:
-        raise click.ClickException(f"no delivery {webhook_id} (or it is being sent right now)")
+        raise click.ClickException(
+            f"no delivery {webhook_id} (or it is being sent right now, or its board changed kind since it was built)"
+        )
     click.echo(f"{len(queued)} delivery(ies) queued again; the worker sends them at once")

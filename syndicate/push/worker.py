@@ -508,17 +508,10 @@ class Worker:
         sent (None), the others together."""
         outcomes: dict[int, Outcome | None] = {}
         ready = []
-        other_kind = [item for item in items if item.kind is not None and item.kind != board.kind]
-        if other_kind:  # in flight while the board changed kind: its scan drops the rest of that format
-            log.warning(
-                "board %s: %d delivery(ies) built for a %s channel not sent: the board is now %s",
-                board.name,
-                len(other_kind),
-                other_kind[0].kind,
-                board.kind,
-            )
-        for item in other_kind:
-            outcomes[item.seq] = Outcome(item, None, SUPERSEDED, None, count=False)
+        for outcome in self._other_kind(
+            [item for item in items if item.kind is not None and item.kind != board.kind], board
+        ):
+            outcomes[outcome.item.seq] = outcome
         for item in items:
             if item.seq in outcomes:
                 continue
@@ -535,6 +528,26 @@ class Worker:
                 sent = [self._internal_failure(item, exc) for item in ready]
             outcomes.update((o.item.seq, o) for o in sent)
         return [outcomes[item.seq] for item in items]
+
+    def _other_kind(self, items: list[Delivery], board: Board) -> list[Outcome]:
+        """Deliveries built for another kind than the board has now, never sent in that format. Once a
+        scan recorded the change (the database is the judge: boards.toml may have changed back since),
+        they are superseded: left over from before the change, in flight when it was scanned. Until
+        then they wait a moment, unsent: that scan drops them, or they go as built if the file is
+        changed back first."""
+        if not items:
+            return []
+        if self.database.call(lambda: self.outbox.channel_kind(board.name), None) != board.kind:
+            retry = self.clock() + timedelta(seconds=POLL_SECONDS)
+            return [Outcome(item, None, PENDING, retry, count=False) for item in items]
+        log.warning(
+            "board %s: %d delivery(ies) built for a %s channel not sent: the board is now %s",
+            board.name,
+            len(items),
+            items[0].kind,
+            board.kind,
+        )
+        return [Outcome(item, None, SUPERSEDED, None, count=False) for item in items]
 
     def _internal_failure(self, item: Delivery, exc: Exception) -> Outcome:
         now = self.clock()

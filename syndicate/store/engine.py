@@ -106,12 +106,12 @@ class Store(PostingRecords, ParseCache):
 
     # --- schema -------------------------------------------------------------
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision; safe when processes start together."""
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to the newest revision (or to ``revision``); safe when processes start together."""
         with self._migration_lock() as conn:
             config = _migration_config()
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
 
     def schema(self) -> Schema:
         """Where the schema stands (raises when the database cannot be reached)."""

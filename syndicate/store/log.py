@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from syndicate.store.engine import Store
 from syndicate.store.records import DELIVERING, FAILED, PENDING, Attempt, BoardHealth, Delivery
 from syndicate.store.sql import chunks, utc
-from syndicate.store.tables import board_health, delivery, delivery_attempt
+from syndicate.store.tables import board_channel, board_health, delivery, delivery_attempt
 
 
 class DeliveryLog:
@@ -61,8 +61,14 @@ class DeliveryLog:
     def redeliver(
         self, now: datetime, *, webhook_id: str | None = None, board: str | None = None, since: datetime | None = None
     ) -> list[str]:
-        """Queue deliveries again with their own webhook ids and bytes: one by id, or every failed one."""
-        query = sa.select(delivery.c.seq, delivery.c.webhook_id)
+        """Queue deliveries again with their own webhook ids and bytes: one by id, or every failed one.
+        Not one built for another kind than its board has now (the board changed kind since)."""
+        other_kind = (
+            sa.select(board_channel.c.board)
+            .where(board_channel.c.board == delivery.c.board, board_channel.c.kind != delivery.c.kind)
+            .exists()
+        )
+        query = sa.select(delivery.c.seq, delivery.c.webhook_id).where(~other_kind)
         if webhook_id is not None:
             query = query.where(delivery.c.webhook_id == webhook_id, delivery.c.state != DELIVERING)
         else:

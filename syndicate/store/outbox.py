@@ -79,7 +79,7 @@ class Outbox:
         """Run one scan in one transaction and return the deliveries it enqueued; None when another
         worker is scanning (PostgreSQL). ``dry_run``: the same scan, rolled back. ``kinds``: each
         board's kind of channel; a board whose kind changed starts again (``_switch_kinds``)."""
-        switched: dict[str, tuple[str, int]] = {}
+        switched: dict[str, tuple[str | None, int]] = {}
         with self.writer.connect() as conn:
             transaction = conn.begin()
             try:
@@ -96,26 +96,38 @@ class Outbox:
                 raise
             if dry_run:
                 transaction.rollback()
-                return enqueued
-            transaction.commit()
+            else:
+                transaction.commit()
+        would = "(dry run, nothing done) " if dry_run else ""
         for board, (before, dropped) in sorted(switched.items()):
+            kind = (kinds or {})[board]
+            if before is None:
+                log.info("%sboard %s: %d delivery(ies) not of kind %s dropped", would, board, dropped, kind)
+                continue
             log.warning(
-                "board %s changed kind from %s to %s: %d pending delivery(ies) of the old kind dropped,"
+                "%sboard %s changed kind from %s to %s: %d pending delivery(ies) of the old kind dropped,"
                 " and it is backfilled as a new channel",
+                would,
                 board,
                 before,
-                (kinds or {})[board],
+                kind,
                 dropped,
             )
         return enqueued
 
+    def channel_kind(self, board: str) -> str | None:
+        """The kind ``board`` was last scanned as (None: never)."""
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(board_channel.c.kind).where(board_channel.c.board == board))
+
     @staticmethod
-    def _switch_kinds(conn: Connection, kinds: Mapping[str, str], now: datetime) -> dict[str, tuple[str, int]]:
+    def _switch_kinds(conn: Connection, kinds: Mapping[str, str], now: datetime) -> dict[str, tuple[str | None, int]]:
         """Record the kind each board is fed as. A board that was fed as another kind is a new channel
-        under its old name: what it was last owed is forgotten (so it is backfilled), its pending
-        deliveries (bodies of the old format) are superseded, and its health starts afresh (a 410 or a
-        403 of the old peer says nothing of the new one). Returns {board: (its old kind, how many
-        deliveries were dropped)}."""
+        under its old name: what it was last owed is forgotten (so it is backfilled) and its health
+        starts afresh (a 410 or a 403 of the old peer says nothing of the new one). Every scan then
+        drops what is pending in another format than its board's (the whole queue of a board that
+        switched; one that was in flight at the switch and came back to be retried). Returns
+        {board: (its old kind if it switched, else None; how many deliveries were dropped)}."""
         if not kinds:
             return {}
         recorded = {
@@ -126,18 +138,28 @@ class Outbox:
         new = [{"board": b, "kind": k} for b, k in kinds.items() if b not in recorded]
         if new:
             conn.execute(board_channel.insert(), new)
-        switched = {}
-        for board in sorted(b for b, k in kinds.items() if recorded.get(b, k) != k):
+        switched = sorted(b for b, k in kinds.items() if recorded.get(b, k) != k)
+        for board in switched:
             conn.execute(board_channel.update().where(board_channel.c.board == board).values(kind=kinds[board]))
             conn.execute(board_posting.delete().where(board_posting.c.board == board))
             conn.execute(board_health.delete().where(board_health.c.board == board))
-            dropped = conn.execute(
+        kind_now = sa.select(board_channel.c.kind).where(board_channel.c.board == delivery.c.board).scalar_subquery()
+        other_format = sa.or_(
+            delivery.c.kind != kind_now,
+            sa.and_(delivery.c.kind.is_(None), delivery.c.board.in_(switched)),  # of no known format
+        )
+        dropped: dict[str, int] = {}
+        for chunk in chunks(sorted(kinds)):
+            for board in conn.execute(
                 delivery.update()
-                .where(delivery.c.board == board, delivery.c.state == PENDING)
+                .where(delivery.c.state == PENDING, delivery.c.board.in_(chunk), other_format)
                 .values(state=SUPERSEDED, updated_at=utc(now))
-            ).rowcount
-            switched[board] = (recorded[board], dropped)
-        return switched
+                .returning(delivery.c.board)
+            ).scalars():
+                dropped[board] = dropped.get(board, 0) + 1
+        out: dict[str, tuple[str | None, int]] = {b: (recorded[b], dropped.get(b, 0)) for b in switched}
+        out.update((b, (None, n)) for b, n in dropped.items() if b not in out)
+        return out
 
     @staticmethod
     def _remembered(
@@ -401,6 +423,12 @@ class Outbox:
             if attempts:
                 conn.execute(delivery_attempt.insert(), attempts)
             tried = [o for o in outcomes if o.attempt is not None]
+            if any(o.item.kind is not None for o in tried):  # an answer to an old format says nothing of the new
+                names = sorted({o.item.board for o in tried})
+                now_kind = dict(conn.execute(sa.select(board_channel).where(board_channel.c.board.in_(names))).all())
+                tried = [
+                    o for o in tried if o.item.kind is None or now_kind.get(o.item.board, o.item.kind) == o.item.kind
+                ]
             for board in dict.fromkeys(o.item.board for o in tried):
                 self._health(conn, board, [o for o in tried if o.item.board == board])
         return changed
