@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from conftest import posting_text, write
 from processes import WorkerProcess, run_cli, service_env, wait_for
 from prometheus_client import generate_latest
 from test_push import Harness, board_toml
+from test_push_docs import documented_request, section, shown_and_sent_headers_agree
 
 from bench.fake_google import EMAIL, SCOPE, FakeGoogle, google_toml, service_account_file
 from bench.sink import DEMO_SECRET, Sink
@@ -553,3 +555,32 @@ def test_a_close_goes_before_updates_left_from_yesterday_and_a_raised_quota_lets
     h.boards(board(google, daily_quota=10))  # raised during the day: what waits goes today
     worker.cycle()
     assert sorted(google.notified()[2:]) == [(UPDATED, PAGE + "p1"), (UPDATED, PAGE + "p2")]
+
+
+def test_the_documented_calls_are_what_google_receives(h: Harness, google: FakeGoogle, key_file: Path) -> None:
+    """docs/push.md shows the token request, its assertion's claims and a close as the fake got them."""
+    section_text = section("## Google Indexing API")
+    request, shown, body = documented_request("## Google Indexing API")
+    assert request == "POST /token HTTP/1.1" and shown == {"content-type": "application/x-www-form-urlencoded"}
+    assert body.startswith("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=eyJ")
+    claims = re.search(r"whose assertion's claims were `(\{.*?\})`", section_text, re.S)
+    assert claims, "the claims are shown"
+    write(h.postings, "rust-backend.md", posting_text("rust-backend"))
+    h.boards(board(google))
+    worker = h.worker()
+    worker.cycle()
+    write(h.postings, "rust-backend.md", posting_text("rust-backend", status="closed"))
+    worker.cycle()
+    [grant] = google.token_requests
+    documented = json.loads(claims.group(1))
+    assert sorted(documented) == sorted(grant["claims"])
+    assert {k: documented[k] for k in ("iss", "aud", "scope")} == {
+        k: grant["claims"][k] for k in ("iss", "aud", "scope")
+    }
+    assert documented["exp"] - documented["iat"] == grant["claims"]["exp"] - grant["claims"]["iat"] == 3600
+    request, shown, body = documented_request("## Google Indexing API", 1)
+    close = google.calls[-1]
+    assert request == "POST /v3/urlNotifications:publish HTTP/1.1"
+    shown_and_sent_headers_agree(shown, close["headers"], "https://jobs.example", "https://jobs.example")
+    assert shown["authorization"].startswith("Bearer ") and close["headers"]["Authorization"].startswith("Bearer ")
+    assert json.loads(body) == close["body"] == {"url": PAGE + "rust-backend", "type": DELETED}

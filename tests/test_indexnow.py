@@ -21,6 +21,7 @@ from conftest import posting_text, write
 from processes import Web, WorkerProcess, run_cli, service_env, wait_for
 from prometheus_client import generate_latest
 from test_push import Harness, board_toml
+from test_push_docs import documented_request, shown_and_sent_headers_agree
 
 from bench.fake_indexnow import IndexNowEndpoint
 from bench.sink import DEMO_SECRET, Sink
@@ -30,6 +31,7 @@ from syndicate.store.records import PENDING, SUCCEEDED, SUPERSEDED, Attempt, Out
 
 KEY = "5e0c2a0f-9b7d-4c1e-a3f8-indexnow0key"
 OTHER_KEY = "another-key-0123456789"
+DOCUMENTED_SITE = "http://127.0.0.1:33351"  # where the web answered when docs/push.md's example was captured
 
 
 @pytest.fixture
@@ -392,3 +394,19 @@ def test_an_answer_to_the_old_format_says_nothing_of_the_new_channel(
     assert h.received() == []
     redo = run_cli(cli_env(h, web), "redeliver", held.webhook_id)
     assert redo.returncode == 1 and "its board changed kind since it was built" in redo.stderr
+
+
+def test_the_documented_call_is_what_the_endpoint_receives(h: Harness, web: Web, endpoint: IndexNowEndpoint) -> None:
+    """docs/push.md shows a real backfill call; the same postings make the same call here."""
+    request, shown, body = documented_request("## IndexNow")
+    for pid in ("harbor-sre", "kestrel-backend", "verdant-grid-data-engineer"):
+        write(h.postings, f"{pid}.md", posting_text(pid))
+    h.boards(indexnow_toml("ix", endpoint.url))
+    h.worker(base_url=web.base).cycle()
+    [call] = endpoint.calls
+    assert request == f"POST {call['path']} HTTP/1.1"
+    shown_and_sent_headers_agree(shown, call["headers"], DOCUMENTED_SITE, web.base)
+    assert (
+        json.loads(body.replace(DOCUMENTED_SITE.removeprefix("http://"), web.base.removeprefix("http://")))
+        == call["body"]
+    )

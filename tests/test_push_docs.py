@@ -20,13 +20,44 @@ SITE = "http://127.0.0.1:5000"  # the demo's, which the page's examples show
 TRANSPORT = {"host", "accept", "accept-encoding", "connection", "content-length"}  # what the examples leave out
 
 
-def block(heading: str, language: str) -> str:
-    """The first ``language`` code block under ``heading`` in docs/push.md."""
+def section(heading: str) -> str:
+    """The text of docs/push.md under ``heading``, up to the next heading of its level or above."""
     text = PAGE.read_text(encoding="utf-8")
     assert f"\n{heading}\n" in text, f"docs/push.md has no heading {heading!r}"
-    found = re.search(rf"^```{language}\n(.*?)^```", text.split(f"\n{heading}\n", 1)[1], re.M | re.S)
-    assert found, f"no {language} block under {heading!r}"
-    return found.group(1)
+    level = len(heading.split(" ", 1)[0])
+    lines, fenced = [], False
+    for line in text.split(f"\n{heading}\n", 1)[1].splitlines(keepends=True):
+        fenced ^= line.startswith("```")
+        if not fenced and re.match(rf"#{{1,{level}}} ", line):
+            break
+        lines.append(line)
+    return "".join(lines)
+
+
+def block(heading: str, language: str, nth: int = 0) -> str:
+    """The ``nth`` ``language`` code block under ``heading`` in docs/push.md."""
+    found = re.findall(rf"^```{language}\n(.*?)^```", section(heading), re.M | re.S)
+    assert len(found) > nth, f"no {language} block {nth} under {heading!r}"
+    return found[nth]
+
+
+def documented_request(heading: str, nth: int = 0) -> tuple[str, dict[str, str], str]:
+    """The request line, the headers (lower-case names) and the body of an ``http`` example."""
+    head, _, body = block(heading, "http", nth).partition("\n\n")
+    request, *lines = head.splitlines()
+    return request, {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}, body
+
+
+def shown_and_sent_headers_agree(shown: dict[str, str], sent: dict[str, str], site: str, sent_site: str) -> None:
+    """The example shows every header a real request has (but transport ones), with the same values
+    but for the version in the User-Agent and the site's address."""
+    real = {name.lower(): value for name, value in sent.items() if name.lower() not in TRANSPORT}
+    assert sorted(shown) == sorted(real)
+    version = r"syndicate/[0-9][\w.+-]* "
+    assert re.fullmatch(version + re.escape(f"(+{site})"), shown["user-agent"]), shown["user-agent"]
+    assert re.sub(version, "", real["user-agent"]) == f"(+{sent_site})"
+    for name in set(shown) - {"user-agent", "authorization"}:
+        assert shown[name] == real[name], name
 
 
 @pytest.fixture
@@ -74,11 +105,8 @@ def test_the_documented_receiver_handles_a_ping_and_drops_what_is_stale(received
 
 
 def test_the_documented_ping_is_what_a_board_receives(received: list[dict[str, Any]]) -> None:
-    example = block("### The `ping` event", "http")
-    head, _, body = example.partition("\n\n")
-    request, *lines = head.splitlines()
+    request, shown, body = documented_request("### The `ping` event")
     assert request == "POST /hooks/jobs HTTP/1.1"
-    shown = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
     ping = received[-1]
     real = {name.lower(): value for name, value in ping["headers"].items() if name.lower() not in TRANSPORT}
     assert sorted(shown) == sorted(real)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -28,6 +28,7 @@ from conftest import posting_text, write
 from processes import Web, run_cli, service_env, wait_for
 from test_indexnow import indexnow_toml
 from test_push import Harness, board_toml
+from test_push_docs import documented_request, section, shown_and_sent_headers_agree
 
 from bench.fake_hub import Call, Hub
 from bench.sink import Sink
@@ -147,6 +148,7 @@ def topic_set(base: str, *queries: str) -> set[str]:
     return {url for q in ("", *queries) for url in feeds(base, q)}
 
 
+DOCUMENTED_SITE = "http://127.0.0.1:48669"  # where the web answered when docs/push.md's example was captured
 A_FILTERS = ("tag=rust", "tag=go", "company=acme", "type=FULL_TIME", "remote=0")
 
 
@@ -507,3 +509,23 @@ def test_a_killed_worker_loses_nothing_on_the_hub_or_the_webhook_board(
     finally:
         hub.shutdown()
         hub.server_close()
+
+
+def test_the_documented_publish_call_is_what_the_hub_receives(h: Harness, web: Web, hub: Hub) -> None:
+    """docs/push.md shows a real backfill call, trimmed: the same postings make that call here."""
+    request, shown, body = documented_request("## WebSub")
+    write(h.postings, "a.md", a_text())
+    write(h.postings, "b.md", posting_text("b", title="Designer", remote="only"))
+    [call] = publish(h, hub_worker(h, web, hub), hub)
+    assert request == f"POST {urlsplit(hub.url).path} HTTP/1.1"
+    assert call.headers is not None
+    shown_and_sent_headers_agree(shown, call.headers, DOCUMENTED_SITE, web.base)
+    form = [(k, v.replace(DOCUMENTED_SITE, web.base)) for k, v in parse_qsl(body.replace("\n", ""))]
+    assert form[0] == ("hub.mode", "publish") == call.form[0]
+    shown_topics = [v for k, v in form[1:] if k == "hub.url"]
+    assert shown_topics[:3] == call.topics[:3], "the main feeds first"
+    left = iter(call.topics)
+    assert all(topic in left for topic in shown_topics), "the topics shown are sent, in the order shown"
+    assert f"and {len(shown_topics) - 3} of the {len(call.topics) - 3} filtered ones" in section("## WebSub").replace(
+        "five", "5"
+    )
