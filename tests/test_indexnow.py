@@ -295,7 +295,7 @@ def test_a_killed_worker_sends_indexnow_exactly_what_it_still_owes(
     assert len(log.deliveries(board="ix", limit=100)) == 30
 
 
-def test_a_board_that_becomes_an_indexnow_channel_drops_its_webhook_events_and_is_backfilled(
+def test_a_kind_change_makes_a_new_channel_that_drops_the_webhook_events_and_is_backfilled(
     h: Harness, web: Web, endpoint: IndexNowEndpoint, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The same name under another kind is a new channel: nothing of the old format reaches it."""
@@ -371,7 +371,7 @@ def test_a_kind_changed_and_changed_back_before_any_scan_sends_what_was_owed_as_
     assert endpoint.calls == []
 
 
-def test_an_answer_to_the_old_format_says_nothing_of_the_new_channel(
+def test_after_a_kind_change_an_answer_to_the_old_format_says_nothing_of_the_new_channel(
     h: Harness, web: Web, endpoint: IndexNowEndpoint
 ) -> None:
     """A webhook call in flight when the board became an IndexNow channel answers 410 after the
@@ -410,3 +410,36 @@ def test_the_documented_call_is_what_the_endpoint_receives(h: Harness, web: Web,
         json.loads(body.replace(DOCUMENTED_SITE.removeprefix("http://"), web.base.removeprefix("http://")))
         == call["body"]
     )
+
+
+def test_a_kind_change_starts_the_health_afresh_and_a_quick_change_back_is_an_error(
+    h: Harness, web: Web, endpoint: IndexNowEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The old peer's 410 says nothing of the new one; a board that flips back within minutes looks
+    like two workers reading different boards.toml files, and is logged as an error."""
+    write(h.postings, "a.md", posting_text("a"))
+    h.boards(board_toml("jobs", h.sink.url))
+    h.sink.answers.append((410, {}))
+    worker = h.worker(base_url=web.base)
+    worker.cycle()
+    assert worker.outbox.log.disabled_boards() == {"jobs"}
+    h.boards(indexnow_toml("jobs", endpoint.url))
+    h.clock.advance(minutes=1)
+    with caplog.at_level(logging.WARNING, logger="syndicate.store.outbox"):
+        assert worker.cycle().outcomes == {SUCCEEDED: 1}
+        assert worker.outbox.log.disabled_boards() == set()
+        assert "changed kind back" not in caplog.text, "a first change is no flip"
+        h.boards(board_toml("jobs", h.sink.url))
+        h.clock.advance(seconds=5)
+        worker.cycle()
+    flips = [r for r in caplog.records if "changed kind back" in r.getMessage()]
+    assert [(r.levelno, r.getMessage().split(":")[0]) for r in flips] == [
+        (logging.ERROR, "board jobs changed kind back to webhook 5 s after it left it")
+    ]
+    assert [e[:2] for e in h.received()] == [("posting.created", "a")] * 2, "the 410, then the backfill"
+    h.boards(indexnow_toml("jobs", endpoint.url))
+    h.clock.advance(minutes=11)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="syndicate.store.outbox"):
+        worker.cycle()
+    assert "changed kind back" not in caplog.text, "minutes apart: an operator's edits"

@@ -51,6 +51,8 @@ def test_migration_0007_tells_the_kind_of_each_delivery_and_board_from_the_bodie
         ("switched", b'{"type":"posting.created","timestamp":"2026-12-01T00:00:00Z","data":{"id":"a"}}'),
         ("switched", b'{"urlList":["https://jobs.example/jobs/a","https://jobs.example/sitemap.xml"]}'),
         ("odd", b"not json at all"),
+        ("google", b'{"url":"https://jobs.example/jobs/a","type":"URL_UPDATED"}'),
+        ("websub:hub.example", b'{"topics":["https://jobs.example/feed.rss"],"listed":[]}'),
     ]
     with store.writer.begin() as conn:
         conn.execute(
@@ -63,7 +65,7 @@ def test_migration_0007_tells_the_kind_of_each_delivery_and_board_from_the_bodie
                     "event_type": "posting.created",
                     "version": 1,
                     "body": body,
-                    "state": "succeeded",
+                    "state": ("succeeded", "pending", "failed")[n % 3],
                     "attempts": 1,
                     "next_attempt_at": now,
                     "created_at": now,
@@ -82,8 +84,15 @@ def test_migration_0007_tells_the_kind_of_each_delivery_and_board_from_the_bodie
         ("msg_1", "webhook"),
         ("msg_2", "indexnow"),
         ("msg_3", None),
+        ("msg_4", "google-indexing"),
+        ("msg_5", "websub"),
     ]
-    assert boards == {"hooks": "webhook", "switched": "indexnow"}
+    assert boards == {
+        "hooks": "webhook",
+        "switched": "indexnow",
+        "google": "google-indexing",
+        "websub:hub.example": "websub",
+    }
 
 
 def test_racing_writers_agree_on_first_seen(database_url: str) -> None:

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -53,6 +53,18 @@ Builder = Callable[[list[Event]], list[NewDelivery]]
 
 log = logging.getLogger(__name__)
 
+FLIP_BACK = timedelta(minutes=10)  # a board changed back to its kind this soon: two configurations disagree?
+
+
+class Switch(NamedTuple):
+    """A scan's change of a board's kind (``before``: the old kind; None, only stray deliveries of
+    another kind were dropped), how many deliveries of the old kind it dropped, and, for a board
+    changed back to the kind it left less than ``FLIP_BACK`` ago, how many seconds ago."""
+
+    before: str | None
+    dropped: int
+    back_after: float | None = None
+
 
 class Outbox:
     """Webhook state and deliveries in the store's database."""
@@ -79,7 +91,7 @@ class Outbox:
         """Run one scan in one transaction and return the deliveries it enqueued; None when another
         worker is scanning (PostgreSQL). ``dry_run``: the same scan, rolled back. ``kinds``: each
         board's kind of channel; a board whose kind changed starts again (``_switch_kinds``)."""
-        switched: dict[str, tuple[str | None, int]] = {}
+        switched: dict[str, Switch] = {}
         with self.writer.connect() as conn:
             transaction = conn.begin()
             try:
@@ -99,11 +111,21 @@ class Outbox:
             else:
                 transaction.commit()
         would = "(dry run, nothing done) " if dry_run else ""
-        for board, (before, dropped) in sorted(switched.items()):
+        for board, (before, dropped, back_after) in sorted(switched.items()):
             kind = (kinds or {})[board]
             if before is None:
                 log.info("%sboard %s: %d delivery(ies) not of kind %s dropped", would, board, dropped, kind)
                 continue
+            if back_after is not None:
+                log.error(
+                    "%sboard %s changed kind back to %s %.0f s after it left it: do all workers sharing this"
+                    " database read the same boards.toml? Each change drops what is owed in the other format"
+                    " and backfills the board",
+                    would,
+                    board,
+                    kind,
+                    back_after,
+                )
             log.warning(
                 "%sboard %s changed kind from %s to %s: %d pending delivery(ies) of the old kind dropped,"
                 " and it is backfilled as a new channel",
@@ -121,26 +143,37 @@ class Outbox:
             return conn.scalar(sa.select(board_channel.c.kind).where(board_channel.c.board == board))
 
     @staticmethod
-    def _switch_kinds(conn: Connection, kinds: Mapping[str, str], now: datetime) -> dict[str, tuple[str | None, int]]:
+    def _switch_kinds(conn: Connection, kinds: Mapping[str, str], now: datetime) -> dict[str, Switch]:
         """Record the kind each board is fed as. A board that was fed as another kind is a new channel
         under its old name: what it was last owed is forgotten (so it is backfilled) and its health
         starts afresh (a 410 or a 403 of the old peer says nothing of the new one). Every scan then
         drops what is pending in another format than its board's (the whole queue of a board that
-        switched; one that was in flight at the switch and came back to be retried). Returns
-        {board: (its old kind if it switched, else None; how many deliveries were dropped)}."""
+        switched; one that was in flight at the switch and came back to be retried). Returns what
+        changed, per board."""
         if not kinds:
             return {}
-        recorded = {
-            r.board: r.kind
+        rows = {
+            r.board: r
             for chunk in chunks(sorted(kinds))
             for r in conn.execute(sa.select(board_channel).where(board_channel.c.board.in_(chunk))).all()
         }
+        recorded = {board: r.kind for board, r in rows.items()}
         new = [{"board": b, "kind": k} for b, k in kinds.items() if b not in recorded]
         if new:
             conn.execute(board_channel.insert(), new)
         switched = sorted(b for b, k in kinds.items() if recorded.get(b, k) != k)
+        back: dict[str, float] = {}  # boards changed back to the kind they left a moment ago: after how long
         for board in switched:
-            conn.execute(board_channel.update().where(board_channel.c.board == board).values(kind=kinds[board]))
+            row = rows[board]
+            if row.previous_kind == kinds[board] and row.changed_at is not None:
+                since = (utc(now) - utc(row.changed_at)).total_seconds()
+                if since < FLIP_BACK.total_seconds():
+                    back[board] = since
+            conn.execute(
+                board_channel.update()
+                .where(board_channel.c.board == board)
+                .values(kind=kinds[board], previous_kind=row.kind, changed_at=utc(now))
+            )
             conn.execute(board_posting.delete().where(board_posting.c.board == board))
             conn.execute(board_health.delete().where(board_health.c.board == board))
         kind_now = sa.select(board_channel.c.kind).where(board_channel.c.board == delivery.c.board).scalar_subquery()
@@ -157,8 +190,8 @@ class Outbox:
                 .returning(delivery.c.board)
             ).scalars():
                 dropped[board] = dropped.get(board, 0) + 1
-        out: dict[str, tuple[str | None, int]] = {b: (recorded[b], dropped.get(b, 0)) for b in switched}
-        out.update((b, (None, n)) for b, n in dropped.items() if b not in out)
+        out = {b: Switch(recorded[b], dropped.get(b, 0), back.get(b)) for b in switched}
+        out.update((b, Switch(None, n)) for b, n in dropped.items() if b not in out)
         return out
 
     @staticmethod
@@ -425,7 +458,11 @@ class Outbox:
             tried = [o for o in outcomes if o.attempt is not None]
             if any(o.item.kind is not None for o in tried):  # an answer to an old format says nothing of the new
                 names = sorted({o.item.board for o in tried})
-                now_kind = dict(conn.execute(sa.select(board_channel).where(board_channel.c.board.in_(names))).all())
+                # shared row locks, in the scan's order: a scan changing a board's kind waits for this record, or
+                # this record for the scan (PostgreSQL; SQLite's write lock serialises them anyway)
+                query = sa.select(board_channel.c.board, board_channel.c.kind).where(board_channel.c.board.in_(names))
+                query = query.order_by(board_channel.c.board).with_for_update(read=True)
+                now_kind = dict(conn.execute(query).all())
                 tried = [
                     o for o in tried if o.item.kind is None or now_kind.get(o.item.board, o.item.kind) == o.item.kind
                 ]

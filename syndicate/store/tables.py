@@ -135,4 +135,6 @@ board_channel = sa.Table(
     metadata,
     sa.Column("board", sa.String(100), primary_key=True),
     sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("previous_kind", sa.String(40), nullable=True),  # the kind it had before its last change
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True),  # when that change was scanned
 )

@@ -33,6 +33,8 @@ def upgrade() -> None:
         "board_channel",
         sa.Column("board", sa.String(100), primary_key=True),
         sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("previous_kind", sa.String(40), nullable=True),  # the kind it had before its last change
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True),  # when that change was scanned
     )
     with op.batch_alter_table("delivery") as batch:
         batch.add_column(sa.Column("kind", sa.String(40), nullable=True))  # none: a body of no known kind
