@@ -174,7 +174,7 @@ def test_the_ledger_counts_each_call_once_across_workers(h: Harness) -> None:
     lock = threading.Lock()
 
     def reserve(ledger: QuotaLedger, n: int) -> None:
-        got = ledger.reserve("google", "2031-06-15", f"msg_{n}:1", 5, now)
+        got = ledger.reserve("google", "2031-06-15", f"msg_{n}", 5, now)
         with lock:
             results.append(got)
 
@@ -185,10 +185,10 @@ def test_the_ledger_counts_each_call_once_across_workers(h: Harness) -> None:
         t.join()
     assert results.count(True) == 5, "at most the quota, however many workers ask at once"
     ledger = QuotaLedger(worker.outbox.store)
-    granted = [n for n in range(24) if ledger.reserve("google", "2031-06-15", f"msg_{n}:1", 5, now)]
+    granted = [n for n in range(24) if ledger.reserve("google", "2031-06-15", f"msg_{n}", 5, now)]
     assert len(granted) == 5, "a call reserved before is granted again (the same attempt after a crash)"
     assert ledger.used("google", "2031-06-15") == 5
-    assert ledger.used("google", "2031-06-16") == 0 and ledger.reserve("google", "2031-06-16", "msg_99:1", 5, now)
+    assert ledger.used("google", "2031-06-16") == 0 and ledger.reserve("google", "2031-06-16", "msg_99", 5, now)
 
 
 def test_a_429_waits_for_the_next_utc_day_and_stops_calls_until_then(

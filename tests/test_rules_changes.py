@@ -555,7 +555,9 @@ def test_coalescing(
 ) -> None:
     _seed(store, earlier)
     outbox = Outbox(store)
-    enqueued = outbox.scan(lambda _postings, _sent: Plan({}, {}, [event]), _build, NOW, ["b", "other"])
+    enqueued = outbox.scan(
+        lambda _postings, _sent: Plan({}, {}, [event]), _build, NOW, {"b": "webhook", "other": "webhook"}
+    )
     assert [(d.event_type, d.version) for d in enqueued or []] == inserted
     columns = [DELIVERY.c[name] for name in ("webhook_id", "board", "posting_id", "event_type", "version", "state")]
     with store.engine.connect() as conn:

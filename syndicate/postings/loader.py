@@ -221,12 +221,6 @@ class PostingLoader:
         first = self.database.call(lambda: self.store.cache_results(entries), None)
         return {name for key, name in marks.items() if first is None or key in first}
 
-    def _state_text(self, stamp: Stamp) -> str:
-        """A file's state as every process sees it, whether or not its stamp was too recent to
-        trust (the mtime is left out, the ctime moves with every write): the marker of a refused
-        file, so a process that read it at once and one that read it later agree it is reported."""
-        return self._stamp_prefix + ":".join(map(str, stamp[1:]))
-
     def _stamp_text(self, stamp: Stamp) -> str:
         """A file's stamp as the parse cache keeps it: a cached result counts only for the
         same file state, parser version and time zone."""
@@ -258,7 +252,9 @@ class PostingLoader:
             raw = read_bytes(self.root, source, self.max_bytes)
             if isinstance(raw, ReadResult):
                 results[source] = raw
-                self._uncached[source] = self._state_text(stamps[source])  # too large or unreadable: nothing to cache
+                # too large or unreadable: nothing to cache. Its marker is its stamp with the mtime left out (as
+                # a stamp too recent to trust has it), so processes that read it early or late agree on it
+                self._uncached[source] = self._stamp_text((UNKNOWN, *stamps[source][1:]))
             elif raw is not None:
                 raw_by_key[cache_key(source, raw, self.tz, self.limits)] = (source, raw)
         by_key = cache(lambda: self.store.cached_by_key(raw_by_key), {}) if raw_by_key else {}

@@ -119,23 +119,22 @@ class Worker:
             documents: dict[tuple[str, int], dict | None] = {}  # one JSON-LD per posting version, for every board
             hubs = self._websub_bodies([e for e in events if kinds.get(e.board) == WEBSUB], now)
             for e in events:
-                if kinds.get(e.board) == WEBSUB:
+                kind = kinds.get(e.board, WEBHOOK)
+                if kind == WEBSUB:
                     out.append(hubs[(e.board, e.posting_id)])
                     continue
                 url = self.links.job(e.posting_id)
-                kind = kinds.get(e.board)
-                if kind in (INDEXNOW, GOOGLE):  # the call's content only: the key or token is added when sending
-                    if kind == INDEXNOW:
-                        body = indexnow.stored_body(url, self.links.sitemap)
-                    else:
-                        body = google.stored_body(url, e.type)
-                    out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body, kind=kind))
-                    continue
-                key = (e.posting_id, e.version)
-                if key not in documents:
-                    documents[key] = job_posting(e.posting, url) if e.posting is not None else None
-                body = body_bytes(envelope(e.type, e.posting_id, e.version, url, documents[key], now))
-                out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body, kind=WEBHOOK))
+                # a channel's body is the call's content only: the key or token is added when sending
+                if kind == INDEXNOW:
+                    body = indexnow.stored_body(url, self.links.sitemap)
+                elif kind == GOOGLE:
+                    body = google.stored_body(url, e.type)
+                else:
+                    key = (e.posting_id, e.version)
+                    if key not in documents:
+                        documents[key] = job_posting(e.posting, url) if e.posting is not None else None
+                    body = body_bytes(envelope(e.type, e.posting_id, e.version, url, documents[key], now))
+                out.append(NewDelivery(new_webhook_id(), e.board, e.posting_id, e.type, e.version, body, kind=kind))
             return out
 
         return build
@@ -181,7 +180,7 @@ class Worker:
             return changes.plan(snapshot, now, boards, postings, sent)
 
         kinds = {b.name: b.kind for b in boards}
-        enqueued = self.outbox.scan(compute, self.build(now, boards), now, kinds, kinds=kinds, dry_run=dry_run)
+        enqueued = self.outbox.scan(compute, self.build(now, boards), now, kinds, dry_run=dry_run)
         if dry_run:
             return enqueued
         later = [d.due_at for d in enqueued or () if d.due_at is not None and d.due_at > now]
@@ -286,12 +285,10 @@ class Worker:
                 now = self.clock()
                 day = google.day_of(now)
                 quota = board.daily_quota
-
-                def reserve() -> bool:  # the same attempt again (after a crash): counted once
-                    call = self.quota.call_name(item.webhook_id)
-                    return self.quota.reserve(board.name, day, call, quota, now)
-
-                if not self.database.call(reserve, False):
+                # the same attempt again (after a crash) is counted once
+                if not self.database.call(
+                    lambda: self.quota.reserve(board.name, day, item.webhook_id, quota, now), False
+                ):
                     return self._wait_for_quota(item, board, now)
                 answer = google.publish(session, board.url, token, item.body, self.policy, self.tokens, board.account)
         now = self.clock()
@@ -508,10 +505,7 @@ class Worker:
         sent (None), the others together."""
         outcomes: dict[int, Outcome | None] = {}
         ready = []
-        for outcome in self._other_kind(
-            [item for item in items if item.kind is not None and item.kind != board.kind], board
-        ):
-            outcomes[outcome.item.seq] = outcome
+        outcomes.update((o.item.seq, o) for o in self._other_kind(items, board))
         for item in items:
             if item.seq in outcomes:
                 continue
@@ -530,11 +524,12 @@ class Worker:
         return [outcomes[item.seq] for item in items]
 
     def _other_kind(self, items: list[Delivery], board: Board) -> list[Outcome]:
-        """Deliveries built for another kind than the board has now, never sent in that format. Once a
-        scan recorded the change (the database is the judge: boards.toml may have changed back since),
-        they are superseded: left over from before the change, in flight when it was scanned. Until
-        then they wait a moment, unsent: that scan drops them, or they go as built if the file is
-        changed back first."""
+        """What becomes of those of ``items`` built for another kind than the board has now: never sent
+        in that format. Once a scan recorded the change (the database is the judge: boards.toml may
+        have changed back since), they are superseded: left over from before the change, in flight
+        when it was scanned. Until then they wait a moment, unsent: that scan drops them, or they go
+        as built if the file is changed back first."""
+        items = [item for item in items if item.kind is not None and item.kind != board.kind]
         if not items:
             return []
         if self.database.call(lambda: self.outbox.channel_kind(board.name), None) != board.kind:

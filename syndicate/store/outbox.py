@@ -83,14 +83,14 @@ class Outbox:
         compute: Computer,
         build: Builder,
         now: datetime,
-        boards: Iterable[str],
+        boards: Mapping[str, str],
         *,
-        kinds: Mapping[str, str] | None = None,
         dry_run: bool = False,
     ) -> list[NewDelivery] | None:
         """Run one scan in one transaction and return the deliveries it enqueued; None when another
-        worker is scanning (PostgreSQL). ``dry_run``: the same scan, rolled back. ``kinds``: each
-        board's kind of channel; a board whose kind changed starts again (``_switch_kinds``)."""
+        worker is scanning (PostgreSQL). ``boards``: the configured boards, each with its kind of
+        channel (a board whose kind changed starts again, ``_switch_kinds``). ``dry_run``: the same
+        scan, rolled back."""
         switched: dict[str, Switch] = {}
         with self.writer.connect() as conn:
             transaction = conn.begin()
@@ -100,7 +100,7 @@ class Outbox:
                 if self._postgres and not conn.execute(sa.text(lock)).scalar():
                     transaction.rollback()
                     return None
-                switched = self._switch_kinds(conn, kinds or {}, now)
+                switched = self._switch_kinds(conn, boards, now)
                 postings, sent = self._remembered(conn, set(boards))
                 enqueued = self._write_plan(conn, compute(postings, sent), build, now)
             except BaseException:
@@ -112,7 +112,7 @@ class Outbox:
                 transaction.commit()
         would = "(dry run, nothing done) " if dry_run else ""
         for board, (before, dropped, back_after) in sorted(switched.items()):
-            kind = (kinds or {})[board]
+            kind = boards[board]
             if before is None:
                 log.info("%sboard %s: %d delivery(ies) not of kind %s dropped", would, board, dropped, kind)
                 continue
@@ -157,11 +157,10 @@ class Outbox:
             for chunk in chunks(sorted(kinds))
             for r in conn.execute(sa.select(board_channel).where(board_channel.c.board.in_(chunk))).all()
         }
-        recorded = {board: r.kind for board, r in rows.items()}
-        new = [{"board": b, "kind": k} for b, k in kinds.items() if b not in recorded]
+        new = [{"board": b, "kind": k} for b, k in kinds.items() if b not in rows]
         if new:
             conn.execute(board_channel.insert(), new)
-        switched = sorted(b for b, k in kinds.items() if recorded.get(b, k) != k)
+        switched = sorted(b for b, k in kinds.items() if b in rows and rows[b].kind != k)
         back: dict[str, float] = {}  # boards changed back to the kind they left a moment ago: after how long
         for board in switched:
             row = rows[board]
@@ -190,7 +189,7 @@ class Outbox:
                 .returning(delivery.c.board)
             ).scalars():
                 dropped[board] = dropped.get(board, 0) + 1
-        out = {b: Switch(recorded[b], dropped.get(b, 0), back.get(b)) for b in switched}
+        out = {b: Switch(rows[b].kind, dropped.get(b, 0), back.get(b)) for b in switched}
         out.update((b, Switch(None, n)) for b, n in dropped.items() if b not in out)
         return out
 
@@ -456,7 +455,7 @@ class Outbox:
             if attempts:
                 conn.execute(delivery_attempt.insert(), attempts)
             tried = [o for o in outcomes if o.attempt is not None]
-            if any(o.item.kind is not None for o in tried):  # an answer to an old format says nothing of the new
+            if tried:  # an answer to an old format says nothing of the new channel's health
                 names = sorted({o.item.board for o in tried})
                 # shared row locks, in the scan's order: a scan changing a board's kind waits for this record, or
                 # this record for the scan (PostgreSQL; SQLite's write lock serialises them anyway)

@@ -1,7 +1,7 @@
 """The quota ledger of google-indexing boards: publish calls per board and UTC day, across every worker.
 
 A call is reserved before it is made, as one row named by its delivery and how many of its attempts
-were recorded before it (``call_name``): a worker killed after reserving and restarted makes the same
+were recorded before it (``reserve``): a worker killed after reserving and restarted makes the same
 attempt again under the same name, so the call is counted once, and every call that was recorded (a
 403 or a 429 too, which count no attempt against the retry schedule) makes the next one a new name.
 A day whose quota is spent (here, or by Google's own 429) takes no more reservations; what does not
@@ -27,21 +27,18 @@ class QuotaLedger:
         self.store = store
         self._postgres = store.engine.dialect.name == "postgresql"
 
-    def call_name(self, webhook_id: str) -> str:
-        """The name the next publish call of a delivery is reserved under: its webhook id and the
-        number of its attempts recorded so far, plus one."""
-        query = sa.select(sa.func.count()).where(delivery_attempt.c.webhook_id == webhook_id)
-        with self.store.engine.connect() as conn:
-            return f"{webhook_id}:{int(conn.execute(query).scalar_one()) + 1}"
-
-    def reserve(self, board: str, day: str, call: str, quota: int, now: datetime) -> bool:
-        """Room for ``call`` on ``day`` (True also when it was reserved before: the same attempt again)."""
+    def reserve(self, board: str, day: str, webhook_id: str, quota: int, now: datetime) -> bool:
+        """Room on ``day`` for the next publish call of delivery ``webhook_id`` (True also when it was
+        reserved before: the same attempt again). The call is named by the delivery and the number of
+        its attempts recorded so far, plus one."""
         table = channel_quota_call
         of_day = sa.and_(table.c.board == board, table.c.day == day)
         with self.store.writer.begin() as conn:
             if self._postgres:
                 lock = "SELECT pg_advisory_xact_lock(hashtext('syndicate-quota:' || current_schema() || :board))"
                 conn.execute(sa.text(lock), {"board": board})
+            recorded = conn.scalar(sa.select(sa.func.count()).where(delivery_attempt.c.webhook_id == webhook_id))
+            call = f"{webhook_id}:{int(recorded or 0) + 1}"
             calls = set(conn.scalars(sa.select(table.c.call).where(of_day)).all())
             if call in calls:
                 return True
